@@ -1,0 +1,20 @@
+//! Accounts: registration, login, token refresh and logout, the current user, and roles.
+//!
+//! - `domain`: validated input (`Email`, `Password`, `DisplayName`, `Role`).
+//! - `tokens`: password hashing, JWT access tokens, refresh-token generation and hashing.
+//! - `throttle`: failed-login limits per account and per client address.
+//! - `store`: the rows and queries.
+//! - `service`: the rules, as plain functions over a connection.
+//! - `auth`: the `AuthUser` extractor for bearer-authenticated handlers.
+//! - `routes`: thin HTTP handlers and their JSON shapes.
+
+pub mod auth;
+pub mod domain;
+pub mod routes;
+pub mod service;
+pub mod store;
+pub mod throttle;
+pub mod tokens;
+
+pub use auth::AuthUser;
+pub use domain::Role;

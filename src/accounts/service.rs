@@ -1,0 +1,355 @@
+//! Account rules as plain functions over a connection: registration, login with throttling,
+//! refresh-token rotation with reuse detection, logout, and role changes. Handlers call these
+//! inside [`crate::db::Db::run`]; tests call them directly.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use chrono::NaiveDateTime;
+use diesel::Connection;
+
+use super::domain::{DisplayName, Email, Password, Role};
+use super::store::{self, RefreshTokenRow, UserRow};
+use super::throttle::LoginThrottle;
+use super::tokens::{self, TokenKeys};
+use crate::db::{self, DbConnection, DbError};
+use crate::error::ApiError;
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Input broke a rule; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// Someone already registered this email.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Wrong email or password (deliberately not saying which).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Unknown, expired, revoked or reused refresh token.
+    #[error("invalid or expired refresh token")]
+    InvalidRefreshToken,
+    /// Too many failed logins; retry after this many seconds.
+    #[error("too many failed logins")]
+    Throttled(u64),
+    /// No such user.
+    #[error("user not found")]
+    UserNotFound,
+    /// The change would leave the platform without an administrator.
+    #[error("cannot remove the last admin")]
+    LastAdmin,
+    /// The data layer failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Anything else unexpected.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for AccountError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(m) => ApiError::Validation(m),
+            AccountError::EmailTaken | AccountError::LastAdmin => ApiError::Conflict(e.to_string()),
+            AccountError::InvalidCredentials | AccountError::InvalidRefreshToken => {
+                ApiError::Unauthorized(e.to_string())
+            }
+            AccountError::Throttled(secs) => ApiError::RateLimited {
+                retry_after_secs: secs,
+            },
+            AccountError::UserNotFound => ApiError::not_found("user"),
+            AccountError::Db(e) => e.into(),
+            AccountError::Unexpected(e) => ApiError::Unexpected(e),
+        }
+    }
+}
+
+/// A user as the rest of the program sees it.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Text id.
+    pub id: String,
+    /// Lower-cased email.
+    pub email: String,
+    /// Shown to others.
+    pub display_name: String,
+    /// Current role.
+    pub role: Role,
+    /// Creation time (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = AccountError;
+
+    fn try_from(row: UserRow) -> Result<Self, AccountError> {
+        let role = row.role.parse().map_err(|e: String| {
+            AccountError::Unexpected(anyhow::anyhow!("user {}: {e}", row.id))
+        })?;
+        Ok(Self {
+            id: row.id,
+            email: row.email,
+            display_name: row.display_name,
+            role,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// What a successful register, login or refresh hands back.
+#[derive(Debug)]
+pub struct IssuedTokens {
+    /// The authenticated user.
+    pub user: User,
+    /// Short-lived bearer token.
+    pub access_token: String,
+    /// Opaque token for one refresh.
+    pub refresh_token: String,
+}
+
+/// Validated registration input.
+#[derive(Debug)]
+pub struct NewAccount {
+    /// Login and contact address.
+    pub email: Email,
+    /// Policy-checked password.
+    pub password: Password,
+    /// Public name.
+    pub display_name: DisplayName,
+}
+
+impl NewAccount {
+    /// Parses raw fields, reporting every broken rule at once.
+    pub fn parse(email: &str, password: &str, display_name: &str) -> Result<Self, AccountError> {
+        let email = Email::parse(email);
+        let password = Password::parse(password);
+        let display_name = DisplayName::parse(display_name);
+        match (email, password, display_name) {
+            (Ok(email), Ok(password), Ok(display_name)) => Ok(Self {
+                email,
+                password,
+                display_name,
+            }),
+            (e, p, d) => {
+                let problems: Vec<String> =
+                    [e.err(), p.err(), d.err()].into_iter().flatten().collect();
+                Err(AccountError::Invalid(problems.join("; ")))
+            }
+        }
+    }
+}
+
+/// Creates an account with `role`. The password is hashed before any write, so a duplicate
+/// email changes nothing.
+pub fn create_user(
+    conn: &mut DbConnection,
+    new: &NewAccount,
+    role: Role,
+) -> Result<User, AccountError> {
+    let now = db::now();
+    let row = UserRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        email: new.email.as_ref().to_owned(),
+        password_hash: tokens::hash_password(&new.password)?,
+        display_name: new.display_name.as_ref().to_owned(),
+        role: role.as_str().to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    match store::insert_user(conn, &row) {
+        Ok(()) => User::try_from(row),
+        Err(e) if db::is_unique_violation(&e) => Err(AccountError::EmailTaken),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Registers a learner and signs them in.
+pub fn register(
+    conn: &mut DbConnection,
+    keys: &TokenKeys,
+    new: &NewAccount,
+) -> Result<IssuedTokens, AccountError> {
+    conn.transaction(|conn| {
+        let user = create_user(conn, new, Role::Learner)?;
+        start_session(conn, keys, user)
+    })
+}
+
+/// Checks credentials, subject to throttling per account and per client address.
+pub fn login(
+    conn: &mut DbConnection,
+    keys: &TokenKeys,
+    throttle: &LoginThrottle,
+    email: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<IssuedTokens, AccountError> {
+    let email = email.trim().to_lowercase();
+    throttle
+        .check(&email, client, Instant::now())
+        .map_err(|wait| AccountError::Throttled(wait.as_secs().max(1)))?;
+    let found = store::find_user_by_email(conn, &email)?;
+    let hash = found
+        .as_ref()
+        .map_or(tokens::decoy_hash(), |u| u.password_hash.as_str());
+    let matches = tokens::verify_password(password, hash);
+    match found {
+        Some(row) if matches => {
+            throttle.record_success(&email);
+            let user = User::try_from(row)?;
+            conn.transaction(|conn| start_session(conn, keys, user))
+        }
+        _ => {
+            throttle.record_failure(&email, client, Instant::now());
+            Err(AccountError::InvalidCredentials)
+        }
+    }
+}
+
+/// Starts a new refresh-token family for `user` and issues both tokens.
+fn start_session(
+    conn: &mut DbConnection,
+    keys: &TokenKeys,
+    user: User,
+) -> Result<IssuedTokens, AccountError> {
+    let family = uuid::Uuid::now_v7().to_string();
+    issue(conn, keys, user, &family)
+}
+
+fn issue(
+    conn: &mut DbConnection,
+    keys: &TokenKeys,
+    user: User,
+    family_id: &str,
+) -> Result<IssuedTokens, AccountError> {
+    let now = db::now();
+    let raw = tokens::new_refresh_token();
+    let ttl = chrono::Duration::from_std(keys.refresh_ttl).map_err(anyhow::Error::from)?;
+    store::insert_refresh_token(
+        conn,
+        &RefreshTokenRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.id.clone(),
+            family_id: family_id.to_owned(),
+            token_hash: tokens::hash_refresh_token(&raw),
+            created_at: now,
+            expires_at: now + ttl,
+            used_at: None,
+            revoked_at: None,
+        },
+    )?;
+    let access_token = keys.issue_access(&user.id, user.role)?;
+    Ok(IssuedTokens {
+        user,
+        access_token,
+        refresh_token: raw,
+    })
+}
+
+/// What looking at a presented refresh token decided; reuse must commit its revocation even
+/// though the request fails.
+enum Rotation {
+    Rotated(IssuedTokens),
+    Refused { revoke_family: Option<String> },
+}
+
+/// Exchanges a refresh token for a new pair. A token that was already exchanged is a sign of
+/// theft: its whole family is revoked, so the thief's and the owner's sessions both end.
+pub fn refresh(
+    conn: &mut DbConnection,
+    keys: &TokenKeys,
+    raw: &str,
+) -> Result<IssuedTokens, AccountError> {
+    let rotation = conn.transaction(|conn| -> Result<Rotation, AccountError> {
+        let now = db::now();
+        let Some(token) = store::find_refresh_token(conn, &tokens::hash_refresh_token(raw))? else {
+            return Ok(Rotation::Refused {
+                revoke_family: None,
+            });
+        };
+        if token.revoked_at.is_some() || token.expires_at <= now {
+            return Ok(Rotation::Refused {
+                revoke_family: None,
+            });
+        }
+        if token.used_at.is_some() || !store::mark_used(conn, &token.id, now)? {
+            return Ok(Rotation::Refused {
+                revoke_family: Some(token.family_id),
+            });
+        }
+        let user =
+            store::find_user(conn, &token.user_id)?.ok_or(AccountError::InvalidRefreshToken)?;
+        Ok(Rotation::Rotated(issue(
+            conn,
+            keys,
+            User::try_from(user)?,
+            &token.family_id,
+        )?))
+    })?;
+    match rotation {
+        Rotation::Rotated(tokens) => Ok(tokens),
+        Rotation::Refused { revoke_family } => {
+            if let Some(family) = revoke_family {
+                let revoked = store::revoke_family(conn, &family, db::now())?;
+                tracing::warn!(family, revoked, "refresh token reused; family revoked");
+            }
+            Err(AccountError::InvalidRefreshToken)
+        }
+    }
+}
+
+/// Ends the session the refresh token belongs to by revoking its family. Logging out twice is
+/// fine; an unknown token is refused.
+pub fn logout(conn: &mut DbConnection, raw: &str) -> Result<(), AccountError> {
+    let token = store::find_refresh_token(conn, &tokens::hash_refresh_token(raw))?
+        .ok_or(AccountError::InvalidRefreshToken)?;
+    store::revoke_family(conn, &token.family_id, db::now())?;
+    Ok(())
+}
+
+/// The user with this id.
+pub fn get_user(conn: &mut DbConnection, id: &str) -> Result<User, AccountError> {
+    store::find_user(conn, id)?
+        .ok_or(AccountError::UserNotFound)
+        .and_then(User::try_from)
+}
+
+/// Changes a user's role; refuses to demote the last admin. Takes effect in access tokens
+/// issued from now on (at most one access-token lifetime later).
+pub fn change_role(
+    conn: &mut DbConnection,
+    user_id: &str,
+    role: Role,
+) -> Result<User, AccountError> {
+    conn.transaction(|conn| {
+        let current = get_user(conn, user_id)?;
+        if current.role == Role::Admin && role != Role::Admin {
+            let admins = store::count_admins(conn)?;
+            if admins <= 1 {
+                return Err(AccountError::LastAdmin);
+            }
+        }
+        store::set_role(conn, user_id, role.as_str(), db::now())?;
+        get_user(conn, user_id)
+    })
+}
+
+/// A page of users for administrators.
+pub fn list_users(
+    conn: &mut DbConnection,
+    email_contains: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<User>, AccountError> {
+    store::list_users(conn, email_contains, limit, offset)?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
+}

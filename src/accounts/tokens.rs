@@ -1,0 +1,211 @@
+//! Credentials: argon2id password hashes, short-lived JWT access tokens, and opaque refresh
+//! tokens that are stored only as SHA-256 hashes.
+
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::domain::{Password, Role};
+
+/// Issuer written into and required from every access token.
+const ISSUER: &str = "lyceum";
+
+/// What an access token says about its bearer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user's id.
+    pub sub: String,
+    /// The user's role when the token was issued.
+    pub role: Role,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Expires at, seconds since the epoch.
+    pub exp: i64,
+    /// Always `lyceum`.
+    pub iss: String,
+}
+
+/// Signing keys and lifetimes for the tokens this server issues.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    /// How long an access token is valid.
+    pub access_ttl: Duration,
+    /// How long a refresh token is valid.
+    pub refresh_ttl: Duration,
+}
+
+impl TokenKeys {
+    /// Keys for HMAC-SHA256 tokens signed with `secret`.
+    pub fn new(secret: &str, access_ttl: Duration, refresh_ttl: Duration) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            validation,
+            access_ttl,
+            refresh_ttl,
+        }
+    }
+
+    /// Signs an access token for `user_id` with `role`, valid for [`TokenKeys::access_ttl`].
+    pub fn issue_access(&self, user_id: &str, role: Role) -> Result<String, anyhow::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            role,
+            iat: now,
+            exp: now + self.access_ttl.as_secs() as i64,
+            iss: ISSUER.to_owned(),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
+    }
+
+    /// Verifies signature, algorithm, issuer and expiry; any failure is just "invalid".
+    pub fn verify_access(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+}
+
+/// A new random refresh token: 256 bits, URL-safe.
+pub fn new_refresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    format!(
+        "rt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+/// The stored form of a refresh token; the raw token is never persisted.
+pub fn hash_refresh_token(raw: &str) -> String {
+    let digest = Sha256::digest(raw.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hashes a password with argon2id and a random salt, in PHC string form.
+pub fn hash_password(password: &Password) -> Result<String, anyhow::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+}
+
+/// True when `password` matches the stored PHC hash; a malformed hash never matches.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A valid hash of a random password, verified against when an email is unknown so a failed
+/// login takes as long whether or not the account exists.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        let pw = Password::parse(&new_refresh_token()).expect("a refresh token is long enough");
+        hash_password(&pw).unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(ttl: i64) -> TokenKeys {
+        TokenKeys::new(
+            "a-test-secret-that-is-long-enough!!",
+            Duration::from_secs(ttl.max(0) as u64),
+            Duration::from_secs(60),
+        )
+    }
+
+    #[test]
+    fn access_tokens_round_trip() {
+        let k = keys(60);
+        let token = k.issue_access("user-1", Role::Instructor).unwrap();
+        let claims = k.verify_access(&token).unwrap();
+        assert_eq!(claims.sub, "user-1");
+        assert_eq!(claims.role, Role::Instructor);
+    }
+
+    #[test]
+    fn tampered_or_foreign_tokens_are_refused() {
+        let k = keys(60);
+        let token = k.issue_access("user-1", Role::Learner).unwrap();
+        let other = TokenKeys::new(
+            "another-secret-that-is-long-enough!",
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
+        assert!(other.verify_access(&token).is_none());
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(k.verify_access(&tampered).is_none());
+        assert!(k.verify_access("not.a.jwt").is_none());
+        assert!(k.verify_access("").is_none());
+    }
+
+    #[test]
+    fn expired_tokens_are_refused() {
+        let k = TokenKeys::new(
+            "a-test-secret-that-is-long-enough!!",
+            Duration::from_secs(0),
+            Duration::from_secs(60),
+        );
+        let mut claims_token = k.issue_access("u", Role::Learner).unwrap();
+        // A zero-lifetime token is still inside the leeway; forge one that expired long ago.
+        let old = Claims {
+            sub: "u".into(),
+            role: Role::Learner,
+            iat: 0,
+            exp: 10,
+            iss: ISSUER.into(),
+        };
+        claims_token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &old, &k.encoding)
+            .unwrap_or(claims_token);
+        assert!(k.verify_access(&claims_token).is_none());
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_hashed() {
+        let a = new_refresh_token();
+        let b = new_refresh_token();
+        assert_ne!(a, b);
+        assert_eq!(hash_refresh_token(&a).len(), 64);
+        assert_eq!(hash_refresh_token(&a), hash_refresh_token(&a));
+        assert_ne!(hash_refresh_token(&a), a);
+    }
+
+    #[test]
+    fn passwords_verify_only_against_their_hash() {
+        let pw = Password::parse("correct horse battery").unwrap();
+        let phc = hash_password(&pw).unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &phc));
+        assert!(!verify_password("wrong horse battery", &phc));
+        assert!(!verify_password("correct horse battery", "not a hash"));
+    }
+}

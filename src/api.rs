@@ -1,0 +1,121 @@
+//! The route table: every HTTP route is written once below, and from that one list come the
+//! actix registrations, the OpenAPI document served at `/openapi.json`, and the JSON 404/405
+//! fallback — so the spec cannot drift from what the server answers.
+
+use std::sync::OnceLock;
+
+use actix_web::dev::ResourceDef;
+use actix_web::{HttpRequest, HttpResponse, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{self, ApiError};
+
+/// Declares the route table. Each line is `method "path" => handler`; the handler carries its
+/// own `#[utoipa::path]` with the same method and path (a test checks they agree).
+macro_rules! route_table {
+    ($( $method:ident $path:literal => $($handler:ident)::+ ),* $(,)?) => {
+        /// The OpenAPI document, generated from every handler in the route table.
+        #[derive(OpenApi)]
+        #[openapi(
+            info(
+                title = "Lyceum",
+                description = "Realtime interactive learning server. Errors are always \
+                    `{\"error\": {\"code\", \"message\"}}`.",
+            ),
+            paths($($($handler)::+),*),
+            components(schemas(crate::error::ErrorBody)),
+            modifiers(&BearerAuth),
+        )]
+        pub struct ApiDoc;
+
+        /// Every route as `(method, path pattern)`, in registration order.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// Registers every route of the table. Each route guards on its method, so a request
+        /// with a known path and another method falls through to [`fallback`] (405).
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $( cfg.route($path, web::$method().to($($handler)::+)); )*
+        }
+    };
+}
+
+route_table! {
+    get "/healthz" => crate::ops::healthz,
+    get "/readyz" => crate::ops::readyz,
+    get "/metrics" => crate::ops::metrics,
+    get "/openapi.json" => openapi_json,
+    post "/api/v1/auth/register" => crate::accounts::routes::register,
+    post "/api/v1/auth/login" => crate::accounts::routes::login,
+    post "/api/v1/auth/refresh" => crate::accounts::routes::refresh,
+    post "/api/v1/auth/logout" => crate::accounts::routes::logout,
+    get "/api/v1/me" => crate::accounts::routes::me,
+    get "/api/v1/admin/users" => crate::accounts::routes::list_users,
+    put "/api/v1/admin/users/{id}/role" => crate::accounts::routes::change_role,
+}
+
+/// Declares the bearer scheme the secured routes refer to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI 3 document for this server, generated from the code.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops",
+    responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
+pub async fn openapi_json() -> HttpResponse {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let body = DOC.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".into()));
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body.as_str())
+}
+
+/// Parsed patterns of [`ROUTES`], built once.
+fn route_defs() -> &'static [(&'static str, ResourceDef)] {
+    static DEFS: OnceLock<Vec<(&'static str, ResourceDef)>> = OnceLock::new();
+    DEFS.get_or_init(|| {
+        ROUTES
+            .iter()
+            .map(|(method, path)| (*method, ResourceDef::new(*path)))
+            .collect()
+    })
+}
+
+/// Answers every request no route took: 405 with `Allow` when the path exists under another
+/// method, else 404 — both in the JSON error shape.
+pub async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allowed: Vec<String> = route_defs()
+        .iter()
+        .filter(|(_, def)| def.is_match(req.path()))
+        .map(|(method, _)| method.to_ascii_uppercase())
+        .collect();
+    if allowed.is_empty() {
+        Err(ApiError::NotFound(format!(
+            "no route for {} {}",
+            req.method(),
+            req.path()
+        )))
+    } else {
+        Err(ApiError::MethodNotAllowed { allowed })
+    }
+}
+
+/// Extractor configuration so malformed bodies, queries and paths fail in the documented shape.
+pub fn extractor_config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    cfg.app_data(error::json_config(max_body_bytes))
+        .app_data(error::query_config())
+        .app_data(error::path_config());
+}

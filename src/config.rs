@@ -1,0 +1,324 @@
+//! Configuration: a [`Settings`] tree built from defaults and environment variables
+//! (`LYCEUM_*`, `DATABASE_URL`), printed with secrets masked at start.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use base64::Engine;
+
+/// A value that must never reach a log line; `Debug` and `Display` print `***`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where the JWT signing secret came from, so the start-up log can say so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `LYCEUM_JWT_SECRET` was set.
+    Environment,
+    /// Read from the file kept in the data directory by an earlier start.
+    DataDir,
+    /// Generated now and written to the data directory.
+    Generated,
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on (`LYCEUM_BIND`); port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Directory for the default SQLite file and the generated JWT secret (`LYCEUM_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL`: `postgres://…` or an SQLite path; defaults to `<data dir>/lyceum.db`.
+    pub database_url: Secret,
+    /// Largest number of pooled database connections (`LYCEUM_DB_POOL_SIZE`).
+    pub db_pool_size: u32,
+    /// Key for signing access tokens (`LYCEUM_JWT_SECRET`).
+    pub jwt_secret: Secret,
+    /// Where [`Settings::jwt_secret`] came from.
+    pub jwt_secret_source: SecretSource,
+    /// Lifetime of an access token (`LYCEUM_ACCESS_TOKEN_TTL_SECS`).
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token (`LYCEUM_REFRESH_TOKEN_TTL_SECS`).
+    pub refresh_token_ttl: Duration,
+    /// Failed logins for one account before it is throttled (`LYCEUM_LOGIN_MAX_FAILURES`).
+    pub login_max_failures_per_account: u32,
+    /// Failed logins from one client address before it is throttled
+    /// (`LYCEUM_LOGIN_MAX_FAILURES_PER_IP`).
+    pub login_max_failures_per_ip: u32,
+    /// Window over which failed logins are counted (`LYCEUM_LOGIN_WINDOW_SECS`).
+    pub login_window: Duration,
+    /// Largest accepted JSON body (`LYCEUM_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// Directory served at `/` (`LYCEUM_STATIC_DIR`).
+    pub static_dir: PathBuf,
+    /// Seconds in-flight requests get to finish on shutdown (`LYCEUM_SHUTDOWN_TIMEOUT_SECS`).
+    pub shutdown_timeout: Duration,
+    /// HTTP worker threads (`LYCEUM_WORKERS`); defaults to the number of cores.
+    pub workers: usize,
+}
+
+/// A configuration value that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+/// File in the data directory that keeps a generated JWT secret across restarts.
+const JWT_SECRET_FILE: &str = "jwt-secret";
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Builds settings from any variable lookup, so tests need not touch the process
+    /// environment. A JWT secret that is not given is generated and kept in the data directory.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |key: &str| get(key).filter(|v| !v.trim().is_empty());
+        let bind = parse(&var, "LYCEUM_BIND", "127.0.0.1:8080".parse().ok())?;
+        let data_dir = PathBuf::from(var("LYCEUM_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("lyceum.db").display()));
+        let (jwt_secret, jwt_secret_source) = match var("LYCEUM_JWT_SECRET") {
+            Some(s) if s.len() < 32 => {
+                return Err(ConfigError(
+                    "LYCEUM_JWT_SECRET must be at least 32 characters".into(),
+                ));
+            }
+            Some(s) => (s, SecretSource::Environment),
+            None => load_or_generate_secret(&data_dir)?,
+        };
+        let default_static = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"));
+        Ok(Self {
+            bind,
+            database_url: Secret::new(database_url),
+            db_pool_size: parse(&var, "LYCEUM_DB_POOL_SIZE", Some(10))?,
+            jwt_secret: Secret::new(jwt_secret),
+            jwt_secret_source,
+            access_token_ttl: secs(parse(&var, "LYCEUM_ACCESS_TOKEN_TTL_SECS", Some(900))?),
+            refresh_token_ttl: secs(parse(
+                &var,
+                "LYCEUM_REFRESH_TOKEN_TTL_SECS",
+                Some(30 * 24 * 3600),
+            )?),
+            login_max_failures_per_account: parse(&var, "LYCEUM_LOGIN_MAX_FAILURES", Some(5))?,
+            login_max_failures_per_ip: parse(&var, "LYCEUM_LOGIN_MAX_FAILURES_PER_IP", Some(20))?,
+            login_window: secs(parse(&var, "LYCEUM_LOGIN_WINDOW_SECS", Some(900))?),
+            max_body_bytes: parse(&var, "LYCEUM_MAX_BODY_BYTES", Some(64 * 1024))?,
+            static_dir: var("LYCEUM_STATIC_DIR")
+                .map(PathBuf::from)
+                .unwrap_or(default_static),
+            shutdown_timeout: secs(parse(&var, "LYCEUM_SHUTDOWN_TIMEOUT_SECS", Some(30))?),
+            workers: parse(
+                &var,
+                "LYCEUM_WORKERS",
+                std::thread::available_parallelism().ok().map(|n| n.get()),
+            )?,
+            data_dir,
+        })
+    }
+
+    /// The effective configuration as `key = value` lines, secrets and URL passwords masked.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("LYCEUM_BIND", self.bind.to_string()),
+            ("LYCEUM_DATA_DIR", self.data_dir.display().to_string()),
+            (
+                "DATABASE_URL",
+                mask_url_password(self.database_url.expose()),
+            ),
+            ("LYCEUM_DB_POOL_SIZE", self.db_pool_size.to_string()),
+            (
+                "LYCEUM_JWT_SECRET",
+                format!(
+                    "*** ({})",
+                    match self.jwt_secret_source {
+                        SecretSource::Environment => "from environment",
+                        SecretSource::DataDir => "kept in data dir",
+                        SecretSource::Generated => "generated, kept in data dir",
+                    }
+                ),
+            ),
+            (
+                "LYCEUM_ACCESS_TOKEN_TTL_SECS",
+                self.access_token_ttl.as_secs().to_string(),
+            ),
+            (
+                "LYCEUM_REFRESH_TOKEN_TTL_SECS",
+                self.refresh_token_ttl.as_secs().to_string(),
+            ),
+            (
+                "LYCEUM_LOGIN_MAX_FAILURES",
+                self.login_max_failures_per_account.to_string(),
+            ),
+            (
+                "LYCEUM_LOGIN_MAX_FAILURES_PER_IP",
+                self.login_max_failures_per_ip.to_string(),
+            ),
+            (
+                "LYCEUM_LOGIN_WINDOW_SECS",
+                self.login_window.as_secs().to_string(),
+            ),
+            ("LYCEUM_MAX_BODY_BYTES", self.max_body_bytes.to_string()),
+            ("LYCEUM_STATIC_DIR", self.static_dir.display().to_string()),
+            (
+                "LYCEUM_SHUTDOWN_TIMEOUT_SECS",
+                self.shutdown_timeout.as_secs().to_string(),
+            ),
+            ("LYCEUM_WORKERS", self.workers.to_string()),
+        ]
+    }
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// Parses one variable, or returns the default; an unparsable value is an error, never ignored.
+fn parse<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: Option<T>,
+) -> Result<T, ConfigError> {
+    match var(key) {
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError(format!("{key}={raw:?} is not a valid value"))),
+        None => default.ok_or_else(|| ConfigError(format!("{key} must be set"))),
+    }
+}
+
+/// Reads the secret an earlier start kept in the data directory, or makes and keeps a new one,
+/// so tokens stay valid across restarts without any setup.
+fn load_or_generate_secret(data_dir: &Path) -> Result<(String, SecretSource), ConfigError> {
+    let path = data_dir.join(JWT_SECRET_FILE);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= 32 {
+            return Ok((existing, SecretSource::DataDir));
+        }
+    }
+    let mut bytes = [0u8; 48];
+    OsRng.fill_bytes(&mut bytes);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    std::fs::create_dir_all(data_dir)
+        .and_then(|()| write_private(&path, &secret))
+        .map_err(|e| ConfigError(format!("cannot keep JWT secret in {}: {e}", path.display())))?;
+    Ok((secret, SecretSource::Generated))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// Replaces the password of a `scheme://user:password@host` URL with `***`.
+pub fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)], dir: &Path) -> Result<Settings, ConfigError> {
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.insert("LYCEUM_DATA_DIR".into(), dir.display().to_string());
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_localhost_8080() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(&[], dir.path()).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert!(s.database_url.expose().starts_with("sqlite://"));
+        assert!(s.database_url.expose().ends_with("lyceum.db"));
+    }
+
+    #[test]
+    fn generated_secret_is_kept_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = settings(&[], dir.path()).unwrap();
+        assert_eq!(first.jwt_secret_source, SecretSource::Generated);
+        let second = settings(&[], dir.path()).unwrap();
+        assert_eq!(second.jwt_secret_source, SecretSource::DataDir);
+        assert_eq!(first.jwt_secret.expose(), second.jwt_secret.expose());
+    }
+
+    #[test]
+    fn bad_values_are_errors_not_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(settings(&[("LYCEUM_BIND", "nonsense")], dir.path()).is_err());
+        assert!(settings(&[("LYCEUM_DB_POOL_SIZE", "-3")], dir.path()).is_err());
+        assert!(settings(&[("LYCEUM_JWT_SECRET", "short")], dir.path()).is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(
+            &[
+                (
+                    "LYCEUM_JWT_SECRET",
+                    "0123456789abcdef0123456789abcdef-secret",
+                ),
+                ("DATABASE_URL", "postgres://app:hunter2@db/lyceum"),
+            ],
+            dir.path(),
+        )
+        .unwrap();
+        let printed = format!("{s:?} {:?}", s.describe());
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("0123456789abcdef"), "{printed}");
+        assert!(printed.contains("postgres://app:***@db/lyceum"));
+    }
+}

@@ -1,0 +1,25 @@
+//! Lyceum: a realtime interactive learning server.
+//!
+//! # Layout
+//! - [`config`]: `Settings` from environment variables, printed with secrets masked.
+//! - [`startup`]: builds the server (database, routes, middleware) and runs it until stopped.
+//! - [`api`]: the route table — registrations, the OpenAPI document and the 404/405 fallback
+//!   all come from one list.
+//! - [`error`]: `ApiError`, the one mapping of every failure to the JSON error shape.
+//! - [`ops`]: health, readiness, metrics, and the middleware every request passes.
+//! - [`telemetry`]: tracing subscriber and the Prometheus recorder.
+//! - [`db`]: one diesel connection type over PostgreSQL and SQLite, pool, migrations.
+//! - [`accounts`]: registration, login, refresh-token rotation, roles.
+//! - [`pagination`]: bounded `limit`/`offset` for list endpoints.
+//! - [`seed`]: the idempotent demo data set.
+
+pub mod accounts;
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod ops;
+pub mod pagination;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,165 @@
+//! Operations endpoints (`/healthz`, `/readyz`, `/metrics`) and the HTTP middleware every
+//! request passes through: request metrics, the request-id header, and the rewrite of any non-JSON error into the documented error shape.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, Next};
+use actix_web::{HttpMessage, HttpResponse, web};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::Db;
+use crate::error::{ApiError, ErrorBody, error_response};
+
+/// `/healthz` and `/readyz` answer.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `ready`.
+    pub status: &'static str,
+    /// Server version.
+    pub version: &'static str,
+    /// Database backend in use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<&'static str>,
+}
+
+/// The process is up and serving HTTP; says nothing about its dependencies.
+#[utoipa::path(get, path = "/healthz", tag = "ops",
+    responses((status = 200, description = "Process is up", body = Health)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        database: None,
+    })
+}
+
+/// Ready for traffic: the database answers and every migration is applied.
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "A dependency is not ready", body = ErrorBody),
+    ))]
+pub async fn readyz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+    let checked = db.clone().into_inner();
+    let ready = tokio::task::spawn_blocking(move || checked.is_ready()).await;
+    match ready {
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(Health {
+            status: "ready",
+            version: env!("CARGO_PKG_VERSION"),
+            database: Some(db.backend()),
+        })),
+        Ok(Err(e)) => Err(ApiError::Unavailable(format!("database not ready: {e}"))),
+        Err(e) => Err(ApiError::Unavailable(format!(
+            "readiness check failed: {e}"
+        ))),
+    }
+}
+
+/// Prometheus text exposition: request counts and latency by route, DB pool state.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub async fn metrics(db: web::Data<Db>, handle: web::Data<PrometheusHandle>) -> HttpResponse {
+    let (open, idle) = db.state();
+    metrics::gauge!("db_pool_connections", "backend" => db.backend()).set(f64::from(open));
+    metrics::gauge!("db_pool_idle_connections", "backend" => db.backend()).set(f64::from(idle));
+    handle.run_upkeep();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
+}
+
+/// Counts every request by method, matched route pattern and status, and records its latency.
+/// The route pattern (not the raw path) keeps label cardinality bounded.
+pub async fn track_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = res.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    Ok(res)
+}
+
+/// Echoes the request id of the tracing span as `x-request-id`, so a client report can be
+/// matched to log lines.
+pub async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .copied();
+    let mut res = next.call(req).await?;
+    if let Some(id) = id
+        && let Ok(value) = HeaderValue::from_str(&id.to_string())
+    {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+/// A stable code for an error status produced outside our handlers (by actix itself).
+fn code_for_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::URI_TOO_LONG => "uri_too_long",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_client_error() => "bad_request",
+        _ => "internal",
+    }
+}
+
+/// Rewrites an error response that is not already JSON (actix's own plain-text errors) into the
+/// documented shape, keeping its status and headers such as `Allow` and `Retry-After`.
+pub fn ensure_json_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, old) = res.into_parts();
+    let message = old
+        .error()
+        .map(|e| e.to_string())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    let mut new = error_response(status, code_for_status(status), &message);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
+}

@@ -1,0 +1,120 @@
+//! Building and running the server: open the database and apply migrations, bind the port, wire
+//! the shared state and routes, and stop gracefully.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_files::Files;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, guard, web};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::accounts::throttle::LoginThrottle;
+use crate::accounts::tokens::TokenKeys;
+use crate::config::Settings;
+use crate::db::{Db, PoolOptions};
+use crate::{api, ops, telemetry};
+
+/// A bound, wired, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Db,
+}
+
+/// Opens the pool for `settings` and applies pending migrations, off the async threads.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let url = settings.database_url.expose().to_owned();
+    let options = PoolOptions {
+        max_size: settings.db_pool_size,
+        acquire_timeout: std::time::Duration::from_secs(10),
+    };
+    tokio::task::spawn_blocking(move || {
+        let db = Db::connect(&url, &options)?;
+        let applied = db.migrate()?;
+        tracing::info!(backend = db.backend(), applied, "database ready");
+        anyhow::Ok(db)
+    })
+    .await
+    .context("database start-up task failed")?
+}
+
+impl Application {
+    /// Connects and migrates the database, then binds `settings.bind` (port 0 picks a free
+    /// port, which tests use) and builds the HTTP server without starting to serve.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = open_database(&settings).await?;
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+
+        let db_data = web::Data::new(db.clone());
+        let keys = web::Data::new(TokenKeys::new(
+            settings.jwt_secret.expose(),
+            settings.access_token_ttl,
+            settings.refresh_token_ttl,
+        ));
+        let throttle = web::Data::new(LoginThrottle::new(
+            settings.login_max_failures_per_account,
+            settings.login_max_failures_per_ip,
+            settings.login_window,
+        ));
+        let metrics = web::Data::new(telemetry::metrics_handle());
+        let settings = Arc::new(settings);
+        let shutdown_secs = settings.shutdown_timeout.as_secs();
+        let workers = settings.workers.max(1);
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(ErrorHandlers::new().default_handler(ops::ensure_json_error))
+                .wrap(from_fn(ops::track_requests))
+                .wrap(from_fn(ops::request_id_header))
+                .wrap(TracingLogger::default())
+                .app_data(db_data.clone())
+                .app_data(keys.clone())
+                .app_data(throttle.clone())
+                .app_data(metrics.clone())
+                .configure(|cfg| api::extractor_config(cfg, settings.max_body_bytes))
+                .configure(api::configure)
+                .service(
+                    Files::new("/", &settings.static_dir)
+                        .index_file("index.html")
+                        .guard(guard::Any(guard::Get()).or(guard::Head()))
+                        .default_handler(web::to(api::fallback)),
+                )
+                .default_service(web::to(api::fallback))
+        })
+        .workers(workers)
+        .shutdown_timeout(shutdown_secs)
+        .listen(listener)?
+        .run();
+
+        Ok(Self { port, server, db })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server from elsewhere (tests, shutdown hooks).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM or [`ServerHandle::stop`]: stops accepting, lets in-flight
+    /// requests finish (up to the shutdown timeout), then closes the database pool.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self { server, db, .. } = self;
+        let result = server.await;
+        let (open, _) = db.state();
+        drop(db);
+        tracing::info!(
+            closed_connections = open,
+            "server stopped; database pool closed"
+        );
+        result
+    }
+}

@@ -1,0 +1,58 @@
+//! Logs and metrics: a `tracing` subscriber (text or JSON lines) and the process-wide
+//! Prometheus recorder rendered at `/metrics`.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber. `LYCEUM_LOG` (or `RUST_LOG`) sets the filter, default
+/// `info`; `LYCEUM_LOG_FORMAT=json` switches to one JSON object per line. Calling it twice is
+/// harmless, so tests may call it from every test.
+pub fn init_tracing() {
+    let filter = std::env::var("LYCEUM_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
+    let json = std::env::var("LYCEUM_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // `try_init` fails only when a subscriber is already installed, which is fine.
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Latency buckets in seconds, from 0.5 ms to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process-wide Prometheus recorder; the `metrics` facade has one global recorder, so every
+/// server in the process (tests start many) shares it.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// Test-binary logging: silent unless `TEST_LOG` is set, so test output stays readable.
+pub fn init_tracing_for_tests() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        init_tracing();
+    }
+}

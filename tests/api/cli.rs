@@ -1,0 +1,152 @@
+//! The `lyceum` binary's subcommands, run as a user would run them.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use lyceum::accounts::store;
+
+use crate::backend_tests;
+use crate::helpers::{Backend, PASSWORD, assert_error, spawn_app};
+
+backend_tests!(
+    admin_create_bootstraps_an_admin_who_can_log_in,
+    admin_create_refuses_bad_input,
+    seed_demo_is_idempotent,
+    migrate_is_repeatable,
+);
+
+fn lyceum(
+    app: &crate::helpers::TestApp,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lyceum"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("LYCEUM_DATA_DIR", &app.data_dir)
+        .env("LYCEUM_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lyceum");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("lyceum output")
+}
+
+async fn admin_create_bootstraps_an_admin_who_can_log_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let out = lyceum(
+        &app,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "boss@example.org",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resp = app.login("boss@example.org", PASSWORD).await;
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "admin");
+}
+
+async fn admin_create_refuses_bad_input(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let no_flag = lyceum(
+        &app,
+        &["admin", "create", "--email", "a@example.org"],
+        Some("x\n"),
+    );
+    assert!(!no_flag.status.success());
+    let short = lyceum(
+        &app,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "a@example.org",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("password"));
+    app.register("taken@example.org").await;
+    let taken = lyceum(
+        &app,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "taken@example.org",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(!taken.status.success());
+    assert_error(
+        app.login("a@example.org", PASSWORD).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+}
+
+async fn seed_demo_is_idempotent(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = lyceum(&app, &["seed-demo"], None);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let db = app.db().await;
+    let count = || {
+        let db = db.clone();
+        async move {
+            db.run(|c| store::count_users(c).map_err(lyceum::db::DbError::from))
+                .await
+                .unwrap()
+        }
+    };
+    let after_first = count().await;
+    assert!(after_first >= 10);
+    let second = lyceum(&app, &["seed-demo"], None);
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stdout).contains("0 created"));
+    assert_eq!(count().await, after_first);
+    let resp = app
+        .login("admin@demo.lyceum.dev", lyceum::seed::DEMO_PASSWORD)
+        .await;
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "admin");
+}
+
+async fn migrate_is_repeatable(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for _ in 0..2 {
+        let out = lyceum(&app, &["migrate"], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(app.get("/readyz", None).await.status(), 200);
+}

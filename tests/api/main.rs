@@ -1,0 +1,10 @@
+//! One integration-test binary: the real server on a random port, real HTTP, a fresh database
+//! per test, on SQLite always and on PostgreSQL when `LYCEUM_TEST_DATABASE_URL` is set.
+
+mod helpers;
+
+mod accounts;
+mod admin;
+mod cli;
+mod errors;
+mod ops;

@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use chrono::NaiveDateTime;
-use diesel::Connection;
 
 use super::domain::{DisplayName, Email, Password, Role};
 use super::store::{self, RefreshTokenRow, UserRow};
@@ -176,7 +175,7 @@ pub fn register(
     keys: &TokenKeys,
     new: &NewAccount,
 ) -> Result<IssuedTokens, AccountError> {
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let user = create_user(conn, new, Role::Learner)?;
         start_session(conn, keys, user)
     })
@@ -204,7 +203,7 @@ pub fn login(
         Some(row) if matches => {
             throttle.record_success(&email);
             let user = User::try_from(row)?;
-            conn.transaction(|conn| start_session(conn, keys, user))
+            db::write_transaction(conn, |conn| start_session(conn, keys, user))
         }
         _ => {
             throttle.record_failure(&email, client, Instant::now());
@@ -267,7 +266,7 @@ pub fn refresh(
     keys: &TokenKeys,
     raw: &str,
 ) -> Result<IssuedTokens, AccountError> {
-    let rotation = conn.transaction(|conn| -> Result<Rotation, AccountError> {
+    let rotation = db::write_transaction(conn, |conn| -> Result<Rotation, AccountError> {
         let now = db::now();
         let Some(token) = store::find_refresh_token(conn, &tokens::hash_refresh_token(raw))? else {
             return Ok(Rotation::Refused {
@@ -328,7 +327,7 @@ pub fn change_role(
     user_id: &str,
     role: Role,
 ) -> Result<User, AccountError> {
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let current = get_user(conn, user_id)?;
         if current.role == Role::Admin && role != Role::Admin {
             let admins = store::count_admins(conn)?;

@@ -8,7 +8,7 @@ pub mod schema;
 use std::path::Path;
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -255,6 +255,34 @@ impl Db {
     }
 }
 
+/// Runs `f` in a transaction meant to write. On SQLite it opens with `BEGIN IMMEDIATE`, taking
+/// the write lock up front: a deferred transaction that reads and then writes fails at once with
+/// `SQLITE_BUSY` when another writer committed in between, while an immediate one waits its turn
+/// (up to `busy_timeout`). On PostgreSQL it is an ordinary transaction.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    type Multi = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            Multi::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(user_error) => match Multi::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(user_error),
+            Err(rollback_error) => Err(rollback_error.into()),
+        },
+    }
+}
+
 /// Current time as the naive UTC timestamp every table stores.
 pub fn now() -> chrono::NaiveDateTime {
     chrono::Utc::now().naive_utc()
@@ -301,6 +329,76 @@ mod tests {
         assert!(Backend::from_url("").is_err());
         assert!(Backend::from_url("sqlite::memory:").is_err());
         assert!(Backend::from_url("mysql://h/db").is_err());
+    }
+
+    fn sqlite_db(dir: &Path) -> Db {
+        let url = format!("sqlite://{}", dir.join("t.db").display());
+        let opts = PoolOptions {
+            max_size: 8,
+            acquire_timeout: Duration::from_secs(10),
+        };
+        let db = Db::connect(&url, &opts).unwrap();
+        db.migrate().unwrap();
+        db.get()
+            .unwrap()
+            .batch_execute(
+                "CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0);",
+            )
+            .unwrap();
+        db
+    }
+
+    fn read_counter(conn: &mut DbConnection) -> i64 {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query("SELECT n FROM counter")
+            .get_result::<Row>(conn)
+            .unwrap()
+            .n
+    }
+
+    #[test]
+    fn write_transaction_rolls_back_on_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite_db(dir.path());
+        let mut conn = db.get().unwrap();
+        let failed: Result<(), diesel::result::Error> = write_transaction(&mut conn, |c| {
+            diesel::sql_query("UPDATE counter SET n = 42").execute(c)?;
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        assert!(failed.is_err());
+        assert_eq!(read_counter(&mut conn), 0);
+    }
+
+    /// Read-then-write from several connections at once: with deferred transactions SQLite
+    /// would fail some with SQLITE_BUSY; immediate ones queue and every increment lands.
+    #[test]
+    fn concurrent_read_modify_write_on_sqlite_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite_db(dir.path());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let mut conn = db.get().unwrap();
+                    for _ in 0..100 {
+                        write_transaction(&mut conn, |c| {
+                            let n = read_counter(c);
+                            diesel::sql_query(format!("UPDATE counter SET n = {}", n + 1))
+                                .execute(c)
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(read_counter(&mut db.get().unwrap()), 800);
     }
 
     #[test]

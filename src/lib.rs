@@ -10,6 +10,7 @@
 //! - [`telemetry`]: tracing subscriber and the Prometheus recorder.
 //! - [`db`]: one diesel connection type over PostgreSQL and SQLite, pool, migrations.
 //! - [`accounts`]: registration, login, refresh-token rotation, roles.
+//! - [`money`]: `Money` and `Currency`: integer minor units, never floats.
 //! - [`pagination`]: bounded `limit`/`offset` for list endpoints.
 //! - [`seed`]: the idempotent demo data set.
 
@@ -18,6 +19,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod money;
 pub mod ops;
 pub mod pagination;
 pub mod seed;

@@ -38,6 +38,9 @@ pub enum ApiError {
         /// Methods the route accepts, for the `Allow` header.
         allowed: Vec<String>,
     },
+    /// 402: the thing costs money; the client must pay through an order first.
+    #[error("{0}")]
+    PaymentRequired(String),
     /// 409: the request conflicts with current state (a duplicate, a race lost).
     #[error("{0}")]
     Conflict(String),
@@ -86,6 +89,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::PaymentRequired(_) => "payment_required",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -159,6 +163,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

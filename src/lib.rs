@@ -10,12 +10,15 @@
 //! - [`telemetry`]: tracing subscriber and the Prometheus recorder.
 //! - [`db`]: one diesel connection type over PostgreSQL and SQLite, pool, migrations.
 //! - [`accounts`]: registration, login, refresh-token rotation, roles.
+//! - [`catalog`]: courses, lessons, review flow, search, enrolment, entitlements, reviews,
+//!   behaviour events.
 //! - [`money`]: `Money` and `Currency`: integer minor units, never floats.
 //! - [`pagination`]: bounded `limit`/`offset` for list endpoints.
 //! - [`seed`]: the idempotent demo data set.
 
 pub mod accounts;
 pub mod api;
+pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -58,23 +58,46 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
+/// Verifies the request's bearer token.
+fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+    let keys = req
+        .app_data::<web::Data<TokenKeys>>()
+        .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("TokenKeys not registered")))?;
+    let claims = keys
+        .verify_access(bearer_token(req)?)
+        .ok_or_else(|| ApiError::Unauthorized("invalid or expired access token".into()))?;
+    tracing::Span::current().record("user_id", claims.sub.as_str());
+    Ok(AuthUser {
+        id: claims.sub,
+        role: claims.role,
+    })
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready((|| {
-            let keys = req
-                .app_data::<web::Data<TokenKeys>>()
-                .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("TokenKeys not registered")))?;
-            let claims = keys
-                .verify_access(bearer_token(req)?)
-                .ok_or_else(|| ApiError::Unauthorized("invalid or expired access token".into()))?;
-            tracing::Span::current().record("user_id", claims.sub.as_str());
-            Ok(AuthUser {
-                id: claims.sub,
-                role: claims.role,
-            })
-        })())
+        ready(authenticate(req))
+    }
+}
+
+/// The caller on public routes that show more to signed-in users: `None` without an
+/// `Authorization` header, the user with a valid token — and still a 401 for a token that is
+/// present but invalid, so a client with an expired token learns to refresh instead of silently
+/// seeing the anonymous view.
+#[derive(Debug, Clone)]
+pub struct MaybeAuthUser(pub Option<AuthUser>);
+
+impl FromRequest for MaybeAuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(if req.headers().contains_key(header::AUTHORIZATION) {
+            authenticate(req).map(|u| Self(Some(u)))
+        } else {
+            Ok(Self(None))
+        })
     }
 }

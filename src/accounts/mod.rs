@@ -5,7 +5,8 @@
 //! - `throttle`: failed-login limits per account and per client address.
 //! - `store`: the rows and queries.
 //! - `service`: the rules, as plain functions over a connection.
-//! - `auth`: the `AuthUser` extractor for bearer-authenticated handlers.
+//! - `auth`: the `AuthUser` extractor for bearer-authenticated handlers, and `MaybeAuthUser`
+//!   for public ones that show more to signed-in users.
 //! - `routes`: thin HTTP handlers and their JSON shapes.
 
 pub mod auth;
@@ -16,5 +17,5 @@ pub mod store;
 pub mod throttle;
 pub mod tokens;
 
-pub use auth::AuthUser;
+pub use auth::{AuthUser, MaybeAuthUser};
 pub use domain::Role;

@@ -71,6 +71,19 @@ route_table! {
     get "/api/v1/me/courses" => crate::catalog::routes::library,
     get "/api/v1/me/courses/teaching" => crate::catalog::routes::teaching,
     get "/api/v1/admin/courses" => crate::catalog::routes::admin_courses,
+    post "/api/v1/orders" => crate::orders::routes::checkout,
+    get "/api/v1/orders" => crate::orders::routes::list,
+    get "/api/v1/orders/{id}" => crate::orders::routes::get,
+    post "/api/v1/orders/{id}/cancel" => crate::orders::routes::cancel,
+    post "/api/v1/orders/{id}/refund" => crate::orders::routes::refund,
+    post "/api/v1/coupons" => crate::orders::routes::create_coupon,
+    get "/api/v1/coupons" => crate::orders::routes::list_coupons,
+    post "/api/v1/payments/webhook" => crate::orders::routes::webhook,
+    get "/api/v1/sandbox/payments/{id}" => crate::payments::routes::show,
+    post "/api/v1/sandbox/payments/{id}/confirm" => crate::payments::routes::confirm,
+    post "/api/v1/sandbox/payments/{id}/authenticate" => crate::payments::routes::authenticate,
+    get "/api/v1/me/earnings" => crate::ledger::routes::earnings,
+    get "/api/v1/admin/revenue" => crate::ledger::routes::revenue,
 }
 
 /// Declares the bearer scheme the secured routes refer to.

@@ -76,6 +76,22 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// HTTP worker threads (`LYCEUM_WORKERS`); defaults to the number of cores.
     pub workers: usize,
+    /// Platform fee in basis points (`LYCEUM_PLATFORM_FEE_BPS`, default 2000 = 20%).
+    pub platform_fee_bps: u32,
+    /// How long learners may ask for a refund after paying (`LYCEUM_REFUND_WINDOW_SECS`).
+    pub refund_window: Duration,
+    /// Unpaid orders expire after this (`LYCEUM_ORDER_TTL_SECS`).
+    pub order_ttl: Duration,
+    /// How often unpaid orders are swept (`LYCEUM_ORDER_SWEEP_SECS`).
+    pub order_sweep: Duration,
+    /// Webhook signing secret (`LYCEUM_WEBHOOK_SECRET`); derived from the JWT secret if unset.
+    pub webhook_secret: Option<Secret>,
+    /// Where the sandbox provider posts webhooks (`LYCEUM_WEBHOOK_URL`); defaults to this
+    /// server's own endpoint on the bound port.
+    pub webhook_url: Option<String>,
+    /// Sandbox test mode that delivers some webhooks twice and out of order
+    /// (`LYCEUM_SANDBOX_CHAOS=1`).
+    pub sandbox_chaos: bool,
 }
 
 /// A configuration value that could not be used.
@@ -135,6 +151,24 @@ impl Settings {
                 "LYCEUM_WORKERS",
                 std::thread::available_parallelism().ok().map(|n| n.get()),
             )?,
+            platform_fee_bps: match parse(&var, "LYCEUM_PLATFORM_FEE_BPS", Some(2000u32))? {
+                bps if bps <= 10_000 => bps,
+                _ => {
+                    return Err(ConfigError(
+                        "LYCEUM_PLATFORM_FEE_BPS must be at most 10000".into(),
+                    ));
+                }
+            },
+            refund_window: secs(parse(
+                &var,
+                "LYCEUM_REFUND_WINDOW_SECS",
+                Some(14 * 24 * 3600),
+            )?),
+            order_ttl: secs(parse(&var, "LYCEUM_ORDER_TTL_SECS", Some(1800))?),
+            order_sweep: secs(parse::<u64>(&var, "LYCEUM_ORDER_SWEEP_SECS", Some(30))?.max(1)),
+            webhook_secret: var("LYCEUM_WEBHOOK_SECRET").map(Secret::new),
+            webhook_url: var("LYCEUM_WEBHOOK_URL"),
+            sandbox_chaos: parse(&var, "LYCEUM_SANDBOX_CHAOS", Some(0u8))? != 0,
             data_dir,
         })
     }
@@ -187,6 +221,38 @@ impl Settings {
                 self.shutdown_timeout.as_secs().to_string(),
             ),
             ("LYCEUM_WORKERS", self.workers.to_string()),
+            ("LYCEUM_PLATFORM_FEE_BPS", self.platform_fee_bps.to_string()),
+            (
+                "LYCEUM_REFUND_WINDOW_SECS",
+                self.refund_window.as_secs().to_string(),
+            ),
+            (
+                "LYCEUM_ORDER_TTL_SECS",
+                self.order_ttl.as_secs().to_string(),
+            ),
+            (
+                "LYCEUM_ORDER_SWEEP_SECS",
+                self.order_sweep.as_secs().to_string(),
+            ),
+            (
+                "LYCEUM_WEBHOOK_SECRET",
+                if self.webhook_secret.is_some() {
+                    "***"
+                } else {
+                    "*** (derived from the JWT secret)"
+                }
+                .into(),
+            ),
+            (
+                "LYCEUM_WEBHOOK_URL",
+                self.webhook_url
+                    .clone()
+                    .unwrap_or_else(|| "(this server)".into()),
+            ),
+            (
+                "LYCEUM_SANDBOX_CHAOS",
+                u8::from(self.sandbox_chaos).to_string(),
+            ),
         ]
     }
 }

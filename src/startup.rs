@@ -15,13 +15,22 @@ use crate::accounts::throttle::LoginThrottle;
 use crate::accounts::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::db::{Db, PoolOptions};
+use crate::orders::actor::OrderActor;
+use crate::orders::service::CommerceConfig;
+use crate::payments::WebhookSecret;
+use crate::payments::dispatcher::Dispatcher;
+use crate::payments::sandbox::Sandbox;
 use crate::{api, ops, telemetry};
+use actix::Actor;
+use tokio::sync::Notify;
 
 /// A bound, wired, not yet running server.
 pub struct Application {
     port: u16,
     server: Server,
     db: Db,
+    /// Background tasks (the sandbox's webhook dispatcher) stopped with the server.
+    background: Vec<actix_web::rt::task::JoinHandle<()>>,
 }
 
 /// Opens the pool for `settings` and applies pending migrations, off the async threads.
@@ -62,6 +71,42 @@ impl Application {
             settings.login_window,
         ));
         let metrics = web::Data::new(telemetry::metrics_handle());
+        let commerce = CommerceConfig {
+            fee_bps: settings.platform_fee_bps,
+            order_ttl: settings.order_ttl,
+            refund_window: settings.refund_window,
+        };
+        let webhook_secret =
+            WebhookSecret::new(settings.webhook_secret.as_ref(), &settings.jwt_secret);
+        let wake = Arc::new(Notify::new());
+        let sandbox = Sandbox::new(db.clone(), wake.clone());
+        let webhook_host = match settings.bind.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+            ip => ip.to_string(),
+        };
+        let dispatcher = Dispatcher {
+            db: db.clone(),
+            url: settings
+                .webhook_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{webhook_host}:{port}/api/v1/payments/webhook")),
+            secret: webhook_secret.secret().clone(),
+            chaos: settings.sandbox_chaos,
+            wake,
+        };
+        let background = vec![actix_web::rt::spawn(dispatcher.run())];
+        let orders = web::Data::new(
+            OrderActor::new(
+                db.clone(),
+                Arc::new(sandbox.clone()),
+                commerce.clone(),
+                settings.order_sweep,
+            )
+            .start(),
+        );
+        let commerce = web::Data::new(commerce);
+        let sandbox = web::Data::new(sandbox);
+        let webhook_secret = web::Data::new(webhook_secret);
         let settings = Arc::new(settings);
         let shutdown_secs = settings.shutdown_timeout.as_secs();
         let workers = settings.workers.max(1);
@@ -76,6 +121,10 @@ impl Application {
                 .app_data(keys.clone())
                 .app_data(throttle.clone())
                 .app_data(metrics.clone())
+                .app_data(orders.clone())
+                .app_data(commerce.clone())
+                .app_data(sandbox.clone())
+                .app_data(webhook_secret.clone())
                 .configure(|cfg| api::extractor_config(cfg, settings.max_body_bytes))
                 .configure(api::configure)
                 .service(
@@ -91,7 +140,12 @@ impl Application {
         .listen(listener)?
         .run();
 
-        Ok(Self { port, server, db })
+        Ok(Self {
+            port,
+            server,
+            db,
+            background,
+        })
     }
 
     /// The port actually bound.
@@ -107,8 +161,16 @@ impl Application {
     /// Serves until SIGINT/SIGTERM or [`ServerHandle::stop`]: stops accepting, lets in-flight
     /// requests finish (up to the shutdown timeout), then closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { server, db, .. } = self;
+        let Self {
+            server,
+            db,
+            background,
+            ..
+        } = self;
         let result = server.await;
+        for task in background {
+            task.abort();
+        }
         let (open, _) = db.state();
         drop(db);
         tracing::info!(

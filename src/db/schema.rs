@@ -114,6 +114,163 @@ diesel::joinable!(lessons -> courses (course_id));
 diesel::joinable!(entitlements -> courses (course_id));
 diesel::joinable!(reviews -> courses (course_id));
 diesel::joinable!(reviews -> users (user_id));
+
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        user_id -> Text,
+        course_id -> Text,
+        instructor_id -> Text,
+        status -> Text,
+        list_price_minor -> BigInt,
+        discount_minor -> BigInt,
+        amount_minor -> BigInt,
+        refunded_minor -> BigInt,
+        currency -> Text,
+        coupon_code -> Nullable<Text>,
+        fee_bps -> Integer,
+        payment_id -> Nullable<Text>,
+        payment_status -> Text,
+        expires_at -> Timestamp,
+        paid_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    state_transitions (id) {
+        id -> Text,
+        entity -> Text,
+        entity_id -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        cause -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, idem_key) {
+        user_id -> Text,
+        idem_key -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_events (event_id) {
+        event_id -> Text,
+        event_type -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    coupons (id) {
+        id -> Text,
+        code -> Text,
+        percent_bps -> Nullable<Integer>,
+        amount_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        course_id -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        max_redemptions -> Nullable<BigInt>,
+        max_per_user -> Nullable<BigInt>,
+        redemptions -> BigInt,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    coupon_redemptions (id) {
+        id -> Text,
+        coupon_id -> Text,
+        user_id -> Text,
+        order_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Text,
+        order_id -> Text,
+        amount_minor -> BigInt,
+        reason -> Text,
+        requested_by -> Text,
+        provider_refund_id -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_transactions (id) {
+        id -> Text,
+        kind -> Text,
+        reference -> Text,
+        currency -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> Text,
+        transaction_id -> Text,
+        account -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sandbox_payments (id) {
+        id -> Text,
+        reference -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        capture_method -> Text,
+        status -> Text,
+        captured_minor -> BigInt,
+        refunded_minor -> BigInt,
+        card_last4 -> Nullable<Text>,
+        failure_code -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sandbox_outbox (event_id) {
+        event_id -> Text,
+        payload -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(ledger_entries -> ledger_transactions (transaction_id));
+
+diesel::table! {
+    sandbox_refunds (refund_key) {
+        refund_key -> Text,
+        payment_id -> Text,
+        amount_minor -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
@@ -123,4 +280,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     entitlements,
     reviews,
     behavior_events,
+    orders,
+    state_transitions,
+    idempotency_keys,
+    webhook_events,
+    coupons,
+    coupon_redemptions,
+    refunds,
+    ledger_transactions,
+    ledger_entries,
+    sandbox_payments,
+    sandbox_outbox,
+    sandbox_refunds,
 );

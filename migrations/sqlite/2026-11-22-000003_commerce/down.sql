@@ -1,0 +1,12 @@
+DROP TABLE sandbox_refunds;
+DROP TABLE sandbox_outbox;
+DROP TABLE sandbox_payments;
+DROP TABLE ledger_entries;
+DROP TABLE ledger_transactions;
+DROP TABLE refunds;
+DROP TABLE coupon_redemptions;
+DROP TABLE coupons;
+DROP TABLE webhook_events;
+DROP TABLE idempotency_keys;
+DROP TABLE state_transitions;
+DROP TABLE orders;

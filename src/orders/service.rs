@@ -1,0 +1,893 @@
+//! The order commands as plain functions over a connection and a payment provider. Provider
+//! calls always happen between our transactions, never inside one: a real provider is remote.
+//! Every state change is a conditional update plus an audit row, in the same transaction as
+//! its effects (entitlement, ledger, behaviour event).
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::domain::{self, CouponError, CouponTerms, Discount, OrderStatus};
+use super::store::{self, CouponRow, OrderRow, RefundRow};
+use crate::accounts::Role;
+use crate::catalog::entitlements::{self, EntitlementSource};
+use crate::catalog::events::{self, EventKind};
+use crate::catalog::store as catalog_store;
+use crate::db::{self, DbConnection, DbError};
+use crate::error::ApiError;
+use crate::ledger::{domain as posting, service as ledger};
+use crate::money::{Currency, Money, MoneyView};
+use crate::payments::{
+    CaptureMethod, PaymentProvider, ProviderError, ProviderPayment, ProviderStatus,
+};
+
+/// Commerce settings fixed at start.
+#[derive(Debug, Clone)]
+pub struct CommerceConfig {
+    /// Platform fee in basis points (2000 = 20%).
+    pub fee_bps: u32,
+    /// Unpaid orders expire after this long.
+    pub order_ttl: Duration,
+    /// Learners may ask for a refund this long after paying; earnings become payout-ready after it.
+    pub refund_window: Duration,
+}
+
+/// Why an order command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// Input broke a rule.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such order or course (or not visible to the caller).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Not allowed for this caller.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The coupon does not apply.
+    #[error(transparent)]
+    Coupon(#[from] CouponError),
+    /// The idempotency key was used with a different body.
+    #[error("this Idempotency-Key was already used with a different request body")]
+    KeyReused,
+    /// A request with this idempotency key is still being processed.
+    #[error("a request with this Idempotency-Key is still in progress; retry shortly")]
+    InProgress,
+    /// A provider event names no order we know.
+    #[error("the event refers to an unknown order")]
+    UnknownOrder,
+    /// A provider event disagrees with the order (payment id, amount or currency).
+    #[error("the event does not match its order: {0}")]
+    EventMismatch(String),
+    /// The provider refused or failed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The data layer failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Anything else unexpected.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for OrderError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+impl From<crate::ledger::service::LedgerError> for OrderError {
+    fn from(e: crate::ledger::service::LedgerError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::Invalid(m) => ApiError::Validation(m),
+            OrderError::NotFound(what) => ApiError::not_found(what),
+            OrderError::Forbidden(m) => ApiError::Forbidden(m),
+            OrderError::Conflict(_) | OrderError::Coupon(_) | OrderError::InProgress => {
+                ApiError::Conflict(e.to_string())
+            }
+            OrderError::KeyReused | OrderError::UnknownOrder | OrderError::EventMismatch(_) => {
+                ApiError::Unprocessable(e.to_string())
+            }
+            OrderError::Provider(ProviderError::Invalid(m)) => ApiError::Conflict(m),
+            OrderError::Provider(ProviderError::UnknownPayment(_)) => {
+                ApiError::not_found("payment")
+            }
+            OrderError::Provider(ProviderError::Unavailable(m)) => ApiError::Unavailable(m),
+            OrderError::Db(e) => e.into(),
+            OrderError::Unexpected(e) => ApiError::Unexpected(e),
+        }
+    }
+}
+
+/// `POST /orders` body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    /// The course to buy.
+    pub course_id: String,
+    /// Optional coupon code.
+    #[serde(default)]
+    pub coupon: Option<String>,
+}
+
+/// The provider payment behind an order, as clients see it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PaymentView {
+    /// Provider payment id; with the sandbox, confirm it at `confirm_url`.
+    pub id: Option<String>,
+    /// Last known provider status.
+    pub status: String,
+    /// Where the payer confirms the payment (the sandbox's payment page).
+    pub confirm_url: Option<String>,
+}
+
+/// An order as clients see it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrderView {
+    /// Order id.
+    pub id: String,
+    /// The course bought.
+    pub course_id: String,
+    /// Where the order is.
+    pub status: OrderStatus,
+    /// Price at checkout.
+    pub list_price: MoneyView,
+    /// Coupon discount.
+    pub discount: MoneyView,
+    /// What the learner pays.
+    pub amount: MoneyView,
+    /// Given back so far.
+    pub refunded: MoneyView,
+    /// Coupon used.
+    pub coupon: Option<String>,
+    /// The payment.
+    pub payment: PaymentView,
+    /// Unpaid after this, the order expires.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// When payment was confirmed.
+    pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Creation time.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn money(minor: i64, currency: &str) -> MoneyView {
+    MoneyView {
+        amount_minor: minor,
+        currency: currency.to_owned(),
+    }
+}
+
+fn status_of(row: &OrderRow) -> Result<OrderStatus, OrderError> {
+    OrderStatus::parse(&row.status).ok_or_else(|| {
+        OrderError::Unexpected(anyhow::anyhow!(
+            "order {} has status {}",
+            row.id,
+            row.status
+        ))
+    })
+}
+
+impl OrderView {
+    /// Builds the view of a row.
+    pub fn of(row: &OrderRow) -> Result<Self, OrderError> {
+        Ok(Self {
+            id: row.id.clone(),
+            course_id: row.course_id.clone(),
+            status: status_of(row)?,
+            list_price: money(row.list_price_minor, &row.currency),
+            discount: money(row.discount_minor, &row.currency),
+            amount: money(row.amount_minor, &row.currency),
+            refunded: money(row.refunded_minor, &row.currency),
+            coupon: row.coupon_code.clone(),
+            payment: PaymentView {
+                id: row.payment_id.clone(),
+                status: row.payment_status.clone(),
+                confirm_url: row
+                    .payment_id
+                    .as_ref()
+                    .map(|p| format!("/api/v1/sandbox/payments/{p}/confirm")),
+            },
+            expires_at: row.expires_at.and_utc(),
+            paid_at: row.paid_at.map(|t| t.and_utc()),
+            created_at: row.created_at.and_utc(),
+        })
+    }
+}
+
+/// A checkout's answer: HTTP status and JSON body, exactly as stored for replays.
+#[derive(Debug, Clone)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: String,
+}
+
+enum Begun {
+    Replay(StoredResponse),
+    New(Box<OrderRow>),
+}
+
+/// Places an order. The same `(user, key)` with the same body replays the first answer; with
+/// another body it is refused. The order is created and the coupon reserved in one transaction;
+/// then the provider payment is created; then both are linked and the answer stored.
+pub fn checkout(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    cfg: &CommerceConfig,
+    user_id: &str,
+    key: &str,
+    req: &CheckoutRequest,
+) -> Result<StoredResponse, OrderError> {
+    let hash = domain::request_fingerprint(
+        &serde_json::to_value(req).map_err(|e| OrderError::Unexpected(e.into()))?,
+    );
+    let order =
+        match db::write_transaction(conn, |c| begin_checkout(c, cfg, user_id, key, &hash, req))? {
+            Begun::Replay(stored) => return Ok(stored),
+            Begun::New(order) => order,
+        };
+    let currency = parse_currency(&order.currency)?;
+    if order.amount_minor == 0 {
+        return db::write_transaction(conn, |c| {
+            complete_payment(c, &order, "coupon covers the whole price")?;
+            respond(c, &order.id, user_id, key)
+        });
+    }
+    let amount =
+        Money::new(order.amount_minor, currency).map_err(|e| OrderError::Invalid(e.to_string()))?;
+    match provider.create_payment(&order.id, amount, CaptureMethod::Automatic) {
+        Ok(payment) => db::write_transaction(conn, |c| {
+            store::set_payment(c, &order.id, Some(&payment.id), payment.status.as_str())?;
+            store::audit(
+                c,
+                "payment",
+                &payment.id,
+                None,
+                payment.status.as_str(),
+                "created",
+            )?;
+            respond(c, &order.id, user_id, key)
+        }),
+        Err(e) => {
+            db::write_transaction(conn, |c| -> Result<(), OrderError> {
+                store::set_status(
+                    c,
+                    &order.id,
+                    OrderStatus::PendingPayment.as_str(),
+                    OrderStatus::Cancelled.as_str(),
+                )?;
+                store::audit(
+                    c,
+                    "order",
+                    &order.id,
+                    Some("pending_payment"),
+                    "cancelled",
+                    "payment provider refused",
+                )?;
+                store::release_coupon(c, &order.id)?;
+                store::release_key(c, user_id, key)?;
+                Ok(())
+            })?;
+            Err(e.into())
+        }
+    }
+}
+
+fn parse_currency(code: &str) -> Result<Currency, OrderError> {
+    Currency::parse(code).map_err(|e| OrderError::Unexpected(anyhow::anyhow!(e)))
+}
+
+/// Stores and returns the checkout answer for the order as it is now.
+fn respond(
+    c: &mut DbConnection,
+    order_id: &str,
+    user_id: &str,
+    key: &str,
+) -> Result<StoredResponse, OrderError> {
+    let row = store::find_order(c, order_id)?.ok_or(OrderError::NotFound("order"))?;
+    let body = serde_json::to_string(&OrderView::of(&row)?)
+        .map_err(|e| OrderError::Unexpected(e.into()))?;
+    store::store_response(c, user_id, key, 201, &body)?;
+    Ok(StoredResponse { status: 201, body })
+}
+
+fn begin_checkout(
+    c: &mut DbConnection,
+    cfg: &CommerceConfig,
+    user_id: &str,
+    key: &str,
+    hash: &str,
+    req: &CheckoutRequest,
+) -> Result<Begun, OrderError> {
+    if let Some((stored_hash, status, body)) = store::find_key(c, user_id, key)? {
+        if stored_hash != hash {
+            return Err(OrderError::KeyReused);
+        }
+        return match (status, body) {
+            (Some(status), Some(body)) => Ok(Begun::Replay(StoredResponse {
+                status: u16::try_from(status).unwrap_or(201),
+                body,
+            })),
+            _ => Err(OrderError::InProgress),
+        };
+    }
+    let course =
+        catalog_store::find_course(c, &req.course_id)?.ok_or(OrderError::NotFound("course"))?;
+    if course.status != "published" {
+        return Err(OrderError::Conflict("this course is not on sale".into()));
+    }
+    if course.price_minor == 0 {
+        return Err(OrderError::Conflict(
+            "this course is free: enrol with POST /api/v1/courses/{id}/enroll".into(),
+        ));
+    }
+    if course.instructor_id == user_id {
+        return Err(OrderError::Conflict(
+            "you cannot buy your own course".into(),
+        ));
+    }
+    if entitlements::has_active(c, user_id, &course.id)? {
+        return Err(OrderError::Conflict("you already own this course".into()));
+    }
+    if let Some(pending) = store::pending_order_for(c, user_id, &course.id)? {
+        return Err(OrderError::Conflict(format!(
+            "order {} for this course is already awaiting payment; pay or cancel it",
+            pending.id
+        )));
+    }
+    let price = Money::new(course.price_minor, parse_currency(&course.currency)?)
+        .map_err(|e| OrderError::Unexpected(e.into()))?;
+    let now = db::now();
+    let coupon = match req
+        .coupon
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(code) => {
+            let row = store::find_coupon(c, &code.to_uppercase())?
+                .ok_or_else(|| OrderError::Invalid(format!("unknown coupon {code:?}")))?;
+            let used_by_user = store::coupon_uses_by(c, &row.id, user_id)?;
+            let off = coupon_terms(&row)?.discount_for(
+                &course.id,
+                price,
+                now,
+                row.redemptions,
+                used_by_user,
+            )?;
+            Some((row, off))
+        }
+        None => None,
+    };
+    let discount = coupon
+        .as_ref()
+        .map_or(Money::zero(price.currency()), |(_, off)| *off);
+    let due =
+        domain::amount_due(price, discount).map_err(|e| OrderError::Invalid(e.to_string()))?;
+    if !store::claim_key(c, user_id, key, hash)? {
+        return Err(OrderError::InProgress);
+    }
+    let ttl =
+        chrono::Duration::from_std(cfg.order_ttl).map_err(|e| OrderError::Unexpected(e.into()))?;
+    let order = OrderRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: user_id.to_owned(),
+        course_id: course.id.clone(),
+        instructor_id: course.instructor_id.clone(),
+        status: OrderStatus::PendingPayment.as_str().into(),
+        list_price_minor: price.minor(),
+        discount_minor: discount.minor(),
+        amount_minor: due.minor(),
+        refunded_minor: 0,
+        currency: price.currency().to_string(),
+        coupon_code: coupon.as_ref().map(|(row, _)| row.code.clone()),
+        fee_bps: i32::try_from(cfg.fee_bps).unwrap_or(2000),
+        payment_id: None,
+        payment_status: "none".into(),
+        expires_at: now + ttl,
+        paid_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store::insert_order(c, &order)?;
+    if let Some((row, _)) = &coupon
+        && !store::reserve_coupon(c, row, user_id, &order.id)?
+    {
+        return Err(CouponError::Exhausted.into());
+    }
+    store::audit(
+        c,
+        "order",
+        &order.id,
+        None,
+        order.status.as_str(),
+        "checkout",
+    )?;
+    Ok(Begun::New(Box::new(order)))
+}
+
+/// The rule-relevant part of a stored coupon.
+pub fn coupon_terms(row: &CouponRow) -> Result<CouponTerms, OrderError> {
+    let discount = match (row.percent_bps, row.amount_minor, row.currency.as_deref()) {
+        (Some(bps), None, _) => Discount::Percent(u32::try_from(bps).unwrap_or(0)),
+        (None, Some(minor), Some(cur)) => Discount::Fixed(
+            Money::new(minor, parse_currency(cur)?)
+                .map_err(|e| OrderError::Unexpected(e.into()))?,
+        ),
+        _ => {
+            return Err(OrderError::Unexpected(anyhow::anyhow!(
+                "coupon {} is malformed",
+                row.code
+            )));
+        }
+    };
+    Ok(CouponTerms {
+        discount,
+        course_id: row.course_id.clone(),
+        expires_at: row.expires_at,
+        max_redemptions: row.max_redemptions,
+        max_per_user: row.max_per_user,
+    })
+}
+
+/// Marks an order paid with everything that goes with it: entitlement, ledger, behaviour event,
+/// audit. Does nothing when the order is already paid (a repeated confirmation).
+fn complete_payment(
+    c: &mut DbConnection,
+    order: &OrderRow,
+    cause: &str,
+) -> Result<bool, OrderError> {
+    let current = store::find_order(c, &order.id)?.ok_or(OrderError::NotFound("order"))?;
+    let from = status_of(&current)?;
+    if !from.can_become(OrderStatus::Paid) {
+        return Ok(false);
+    }
+    if !store::set_status(c, &order.id, from.as_str(), OrderStatus::Paid.as_str())? {
+        return Err(OrderError::Conflict(
+            "the order changed concurrently; retry".into(),
+        ));
+    }
+    entitlements::grant(
+        c,
+        &order.user_id,
+        &order.course_id,
+        EntitlementSource::Order,
+        Some(&order.id),
+    )?;
+    let currency = parse_currency(&order.currency)?;
+    let as_money =
+        |minor| Money::new(minor, currency).map_err(|e| OrderError::Unexpected(e.into()));
+    let lines = posting::sale(
+        as_money(order.list_price_minor)?,
+        as_money(order.amount_minor)?,
+        &order.instructor_id,
+        u32::try_from(order.fee_bps).unwrap_or(0),
+    )
+    .map_err(|e| OrderError::Unexpected(e.into()))?;
+    ledger::post(c, "sale", &order.id, &order.currency, &lines)?;
+    events::record(
+        c,
+        &order.user_id,
+        &order.course_id,
+        EventKind::Purchase,
+        EventKind::Purchase.default_weight(),
+    )?;
+    store::audit(
+        c,
+        "order",
+        &order.id,
+        Some(from.as_str()),
+        OrderStatus::Paid.as_str(),
+        cause,
+    )?;
+    Ok(true)
+}
+
+/// A provider webhook event, as delivered.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderEvent {
+    /// Unique event id; events are processed once.
+    pub id: String,
+    /// What happened (`payment.succeeded`, `payment.failed`, `refund.succeeded`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The payment's state after the event.
+    pub data: ProviderEventData,
+}
+
+/// The payload of a provider event.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderEventData {
+    /// The payment as the provider now sees it.
+    pub payment: ProviderPayment,
+}
+
+/// What handling an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOutcome {
+    /// The event changed the order or its payment.
+    Applied,
+    /// Seen before; nothing done.
+    Duplicate,
+    /// Valid but stale or irrelevant (e.g. a failure reported after a success); nothing done.
+    Ignored,
+}
+
+/// Applies a provider event. The event id is recorded in the same transaction as its effect, so
+/// a redelivery (even a concurrent one) is a no-op.
+pub fn apply_event(
+    conn: &mut DbConnection,
+    event: &ProviderEvent,
+) -> Result<EventOutcome, OrderError> {
+    db::write_transaction(conn, |c| {
+        if !store::first_sighting(c, &event.id, &event.kind)? {
+            return Ok(EventOutcome::Duplicate);
+        }
+        let p = &event.data.payment;
+        let order = store::find_order(c, &p.reference)?.ok_or(OrderError::UnknownOrder)?;
+        if order.payment_id.as_deref() != Some(p.id.as_str()) {
+            return Err(OrderError::EventMismatch("payment id".into()));
+        }
+        if p.amount_minor != order.amount_minor || p.currency != order.currency {
+            tracing::error!(order = %order.id, "provider event amount or currency differs from the order");
+            return Err(OrderError::EventMismatch("amount or currency".into()));
+        }
+        let settled = order.payment_status == ProviderStatus::Succeeded.as_str();
+        match event.kind.as_str() {
+            "payment.succeeded" => {
+                if !settled {
+                    store::set_payment(c, &order.id, None, ProviderStatus::Succeeded.as_str())?;
+                    store::audit(
+                        c,
+                        "payment",
+                        &p.id,
+                        Some(&order.payment_status),
+                        "succeeded",
+                        &event.kind,
+                    )?;
+                }
+                let applied = complete_payment(c, &order, "payment succeeded")?;
+                Ok(if applied || !settled {
+                    EventOutcome::Applied
+                } else {
+                    EventOutcome::Ignored
+                })
+            }
+            "payment.failed" | "payment.requires_action" | "payment.canceled" if !settled => {
+                store::set_payment(c, &order.id, None, p.status.as_str())?;
+                store::audit(
+                    c,
+                    "payment",
+                    &p.id,
+                    Some(&order.payment_status),
+                    p.status.as_str(),
+                    &event.kind,
+                )?;
+                Ok(EventOutcome::Applied)
+            }
+            _ => Ok(EventOutcome::Ignored),
+        }
+    })
+}
+
+/// Loads an order visible to the caller: its buyer or an admin.
+fn visible_order(
+    c: &mut DbConnection,
+    order_id: &str,
+    user_id: &str,
+    role: Role,
+) -> Result<OrderRow, OrderError> {
+    match store::find_order(c, order_id)? {
+        Some(o) if o.user_id == user_id || role == Role::Admin => Ok(o),
+        _ => Err(OrderError::NotFound("order")),
+    }
+}
+
+/// The order, for its buyer or an admin.
+pub fn get_order(
+    conn: &mut DbConnection,
+    order_id: &str,
+    user_id: &str,
+    role: Role,
+) -> Result<OrderView, OrderError> {
+    OrderView::of(&visible_order(conn, order_id, user_id, role)?)
+}
+
+/// The caller's orders, newest first.
+pub fn my_orders(
+    conn: &mut DbConnection,
+    user_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<OrderView>, OrderError> {
+    store::orders_of(conn, user_id, limit, offset)?
+        .iter()
+        .map(OrderView::of)
+        .collect()
+}
+
+/// Ends an unpaid order: `to` is `Cancelled` (by the buyer) or `Expired` (by the sweep). The
+/// coupon use is given back and the provider payment released.
+fn close_unpaid(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    order: &OrderRow,
+    to: OrderStatus,
+    cause: &str,
+) -> Result<bool, OrderError> {
+    let moved = db::write_transaction(conn, |c| -> Result<bool, OrderError> {
+        if !store::set_status(
+            c,
+            &order.id,
+            OrderStatus::PendingPayment.as_str(),
+            to.as_str(),
+        )? {
+            return Ok(false);
+        }
+        store::release_coupon(c, &order.id)?;
+        store::audit(
+            c,
+            "order",
+            &order.id,
+            Some("pending_payment"),
+            to.as_str(),
+            cause,
+        )?;
+        Ok(true)
+    })?;
+    if moved && let Some(payment_id) = &order.payment_id {
+        match provider.release(payment_id) {
+            Ok(p) => db::write_transaction(conn, |c| -> Result<(), OrderError> {
+                if order.payment_status != p.status.as_str() {
+                    store::set_payment(c, &order.id, None, p.status.as_str())?;
+                    store::audit(
+                        c,
+                        "payment",
+                        payment_id,
+                        Some(&order.payment_status),
+                        p.status.as_str(),
+                        cause,
+                    )?;
+                }
+                Ok(())
+            })?,
+            // Already captured: its success webhook makes the order paid, so access follows.
+            Err(e) => tracing::warn!(order = %order.id, error = %e, "could not release payment"),
+        }
+    }
+    Ok(moved)
+}
+
+/// The buyer (or an admin) cancels an order that is still awaiting payment.
+pub fn cancel(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    order_id: &str,
+    user_id: &str,
+    role: Role,
+) -> Result<OrderView, OrderError> {
+    let order = visible_order(conn, order_id, user_id, role)?;
+    if status_of(&order)? != OrderStatus::PendingPayment
+        || !close_unpaid(
+            conn,
+            provider,
+            &order,
+            OrderStatus::Cancelled,
+            "cancelled by user",
+        )?
+    {
+        return Err(OrderError::Conflict(format!(
+            "an order that is {} cannot be cancelled",
+            order.status
+        )));
+    }
+    get_order(conn, order_id, user_id, role)
+}
+
+/// Expires unpaid orders whose time ran out; returns how many.
+pub fn expire_due(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+) -> Result<usize, OrderError> {
+    let mut expired = 0;
+    for id in store::expired_pending(conn, db::now(), 100)? {
+        if let Some(order) = store::find_order(conn, &id)?
+            && close_unpaid(
+                conn,
+                provider,
+                &order,
+                OrderStatus::Expired,
+                "not paid in time",
+            )?
+        {
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
+
+/// `POST /orders/{id}/refund` body.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// Amount to give back; omitted means everything that remains. Learners may only ask for
+    /// a full refund.
+    #[serde(default)]
+    pub amount_minor: Option<i64>,
+    /// Why (1–500 characters).
+    pub reason: String,
+}
+
+/// Refunds an order: the buyer in full within the refund window, an admin any amount up to
+/// what remains. A full refund revokes the entitlement; the ledger reverses fee and earning.
+pub fn refund(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    cfg: &CommerceConfig,
+    order_id: &str,
+    user_id: &str,
+    role: Role,
+    req: &RefundRequest,
+) -> Result<OrderView, OrderError> {
+    let reason = req.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(OrderError::Invalid(
+            "reason must be 1 to 500 characters".into(),
+        ));
+    }
+    let (order, refund_row) =
+        db::write_transaction(conn, |c| -> Result<(OrderRow, RefundRow), OrderError> {
+            let order = visible_order(c, order_id, user_id, role)?;
+            let status = status_of(&order)?;
+            let remaining = order.amount_minor - order.refunded_minor;
+            if !status.is_refundable() || remaining <= 0 {
+                return Err(OrderError::Conflict(format!(
+                    "an order that is {} cannot be refunded",
+                    order.status
+                )));
+            }
+            let amount = req.amount_minor.unwrap_or(remaining);
+            if amount <= 0 || amount > remaining {
+                return Err(OrderError::Invalid(format!(
+                    "amount_minor must be between 1 and {remaining}, what remains of this payment"
+                )));
+            }
+            if role != Role::Admin {
+                if status != OrderStatus::Paid || amount != remaining {
+                    return Err(OrderError::Forbidden(
+                        "learners may only ask for a full refund".into(),
+                    ));
+                }
+                let window = chrono::Duration::from_std(cfg.refund_window)
+                    .map_err(|e| OrderError::Unexpected(e.into()))?;
+                if order.paid_at.is_none_or(|at| db::now() > at + window) {
+                    return Err(OrderError::Conflict(
+                        "the refund window for this order has closed".into(),
+                    ));
+                }
+            }
+            let now = db::now();
+            let row = RefundRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                order_id: order.id.clone(),
+                amount_minor: amount,
+                reason: reason.to_owned(),
+                requested_by: user_id.to_owned(),
+                provider_refund_id: None,
+                status: "pending".into(),
+                created_at: now,
+                updated_at: now,
+            };
+            store::insert_refund(c, &row)?;
+            store::audit(c, "refund", &row.id, None, "pending", reason)?;
+            Ok((order, row))
+        })?;
+    let currency = parse_currency(&order.currency)?;
+    let amount = Money::new(refund_row.amount_minor, currency)
+        .map_err(|e| OrderError::Unexpected(e.into()))?;
+    let payment_id = order
+        .payment_id
+        .clone()
+        .ok_or_else(|| OrderError::Conflict("this order has no payment to refund".into()));
+    let result = payment_id.and_then(|pid| {
+        provider
+            .refund(&pid, amount, &refund_row.id)
+            .map_err(OrderError::from)
+    });
+    if let Err(e) = result {
+        db::write_transaction(conn, |c| -> Result<(), OrderError> {
+            store::set_refund_status(c, &refund_row.id, "failed", None)?;
+            store::audit(
+                c,
+                "refund",
+                &refund_row.id,
+                Some("pending"),
+                "failed",
+                &e.to_string(),
+            )?;
+            Ok(())
+        })?;
+        return Err(e);
+    }
+    db::write_transaction(conn, |c| -> Result<(), OrderError> {
+        let fresh = store::find_order(c, &order.id)?.ok_or(OrderError::NotFound("order"))?;
+        let from = status_of(&fresh)?;
+        let total = fresh.refunded_minor + amount.minor();
+        let to = if total >= fresh.amount_minor {
+            OrderStatus::Refunded
+        } else {
+            OrderStatus::PartiallyRefunded
+        };
+        if !from.can_become(to)
+            || !store::add_refunded(
+                c,
+                &order.id,
+                fresh.refunded_minor,
+                amount.minor(),
+                to.as_str(),
+            )?
+        {
+            return Err(OrderError::Conflict(
+                "the order changed concurrently".into(),
+            ));
+        }
+        let already = Money::new(fresh.refunded_minor, currency)
+            .map_err(|e| OrderError::Unexpected(e.into()))?;
+        let lines = posting::refund(
+            amount,
+            already,
+            &fresh.instructor_id,
+            u32::try_from(fresh.fee_bps).unwrap_or(0),
+        )
+        .map_err(|e| OrderError::Unexpected(e.into()))?;
+        ledger::post(c, "refund", &order.id, &fresh.currency, &lines)?;
+        if to == OrderStatus::Refunded {
+            entitlements::revoke_for_order(c, &order.id)?;
+            events::record(
+                c,
+                &fresh.user_id,
+                &fresh.course_id,
+                EventKind::Refund,
+                EventKind::Refund.default_weight(),
+            )?;
+        }
+        store::set_refund_status(c, &refund_row.id, "succeeded", Some(&refund_row.id))?;
+        store::audit(
+            c,
+            "refund",
+            &refund_row.id,
+            Some("pending"),
+            "succeeded",
+            "provider refunded",
+        )?;
+        store::audit(
+            c,
+            "order",
+            &order.id,
+            Some(from.as_str()),
+            to.as_str(),
+            &refund_row.reason,
+        )?;
+        Ok(())
+    })?;
+    get_order(conn, order_id, user_id, role)
+}
+
+/// Earnings from before this moment can no longer be taken back by a learner's refund, so
+/// they are ready to pay out.
+pub fn payout_cutoff(refund_window: Duration) -> NaiveDateTime {
+    db::now() - chrono::Duration::from_std(refund_window).unwrap_or_default()
+}

@@ -153,6 +153,20 @@ pub fn find_course(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Cour
         .optional()
 }
 
+/// The course `instructor_id` titled `title`, if any: the natural key the demo seed uses.
+pub fn find_course_by_title(
+    conn: &mut DbConnection,
+    instructor_id: &str,
+    title: &str,
+) -> QueryResult<Option<CourseRow>> {
+    courses::table
+        .filter(courses::instructor_id.eq(instructor_id))
+        .filter(courses::title.eq(title))
+        .select(CourseRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Saves the editable content of a course.
 pub fn update_content(
     conn: &mut DbConnection,

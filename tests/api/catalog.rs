@@ -24,6 +24,7 @@ backend_tests!(
     paid_and_unpublished_courses_cannot_be_enrolled_for_free,
     entitlement_functions_work_inside_a_callers_transaction,
     reviews_need_an_entitlement_and_keep_aggregates_exact,
+    concurrent_enrolments_and_reviews_keep_counts_exact,
 );
 
 /// Sends `body` (if any) as JSON with a bearer token (if any).
@@ -1301,4 +1302,44 @@ async fn reviews_need_an_entitlement_and_keep_aggregates_exact(backend: Backend)
         rating(&json_of(detail(&app, &id, None).await, 200).await),
         (3.0, 1)
     );
+}
+
+async fn concurrent_enrolments_and_reviews_keep_counts_exact(backend: Backend) {
+    let Cast {
+        app,
+        admin,
+        teacher,
+        ..
+    } = cast(backend).await;
+    let id = published(&app, &teacher, &admin, course_body("Crowded", 0)).await;
+    let mut learners = Vec::new();
+    for n in 0..6 {
+        learners.push(app.register(&format!("crowd{n}@example.org")).await);
+    }
+    let enroll = format!("/api/v1/courses/{id}/enroll");
+    let review = format!("/api/v1/courses/{id}/review");
+    let statuses = futures_util::future::join_all(
+        learners
+            .iter()
+            .map(|l| send(&app, Method::POST, &enroll, Some(&l.access_token), None)),
+    )
+    .await;
+    assert!(statuses.iter().all(|r| r.status() == 201));
+    let reviews = futures_util::future::join_all(learners.iter().enumerate().map(|(i, l)| {
+        let stars = i64::try_from(i % 5).unwrap() + 1;
+        send(
+            &app,
+            Method::PUT,
+            &review,
+            Some(&l.access_token),
+            Some(json!({"rating": stars})),
+        )
+    }))
+    .await;
+    assert!(reviews.iter().all(|r| r.status() == 201));
+    let course = json_of(detail(&app, &id, None).await, 200).await;
+    assert_eq!(course["enrollment_count"], 6);
+    assert_eq!(course["rating"]["count"], 6);
+    let expected = f64::from(1 + 2 + 3 + 4 + 5 + 1) / 6.0;
+    assert_eq!(course["rating"]["average"].as_f64().unwrap(), expected);
 }

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use lyceum::accounts::domain::Role;
-use lyceum::accounts::service::{self, AccountError, NewAccount};
+use lyceum::accounts::service::{self, NewAccount};
 use lyceum::config::Settings;
 use lyceum::startup::{Application, open_database};
 use lyceum::{seed, telemetry};
@@ -112,6 +112,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     app.run_until_stopped().await.context("server failed")
 }
 
-fn describe(e: AccountError) -> anyhow::Error {
+fn describe(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }

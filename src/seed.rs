@@ -1,11 +1,19 @@
-//! `lyceum seed-demo`: a realistic demo data set (an admin, instructors, learners). Idempotent:
-//! records are found by natural key (email) and only missing ones are created, so a second run
-//! changes nothing. Later domains add their own data here.
+//! `lyceum seed-demo`: a realistic demo data set (an admin, instructors, learners, courses in
+//! every status with lessons, free enrolments and reviews). Idempotent: records are found by
+//! natural key (email; instructor + course title; learner + course) and only missing ones are
+//! created, and a course left half-way by an interrupted run is moved on to its target status,
+//! so a second run changes nothing. Paid purchases come from the orders domain, not from here.
 
+use crate::accounts::AuthUser;
 use crate::accounts::domain::Role;
 use crate::accounts::service::{self, AccountError, NewAccount};
 use crate::accounts::store;
-use crate::db::DbConnection;
+use crate::catalog::domain::{CourseStatus, Rating, ReviewText, Transition};
+use crate::catalog::service::{
+    self as catalog, CatalogError, CourseDraft, CourseInput, LessonInput,
+};
+use crate::catalog::store as catalog_store;
+use crate::db::{DbConnection, DbError};
 
 /// The password every demo account gets; printed by the command and documented in the README.
 pub const DEMO_PASSWORD: &str = "lyceum-demo-password";
@@ -28,6 +36,191 @@ const PEOPLE: &[(&str, &str, Role)] = &[
     ("noah@demo.lyceum.dev", "Noah Schmidt", Role::Learner),
 ];
 
+/// A demo course: (instructor email, title, description, category, tags, price in minor units,
+/// currency, level, target status).
+type DemoCourse = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    i64,
+    &'static str,
+    &'static str,
+    CourseStatus,
+);
+
+/// Demo courses across several categories: free and paid published ones, a draft and one
+/// waiting for review.
+const COURSES: &[DemoCourse] = &[
+    (
+        "grace@demo.lyceum.dev",
+        "Programming in Rust: First Steps",
+        "Ownership, borrowing and the compiler as your pair programmer.",
+        "programming",
+        &["rust", "beginner-friendly"],
+        0,
+        "EUR",
+        "beginner",
+        CourseStatus::Published,
+    ),
+    (
+        "grace@demo.lyceum.dev",
+        "Async Rust in Production",
+        "Futures, executors, cancellation and backpressure in real services.",
+        "programming",
+        &["rust", "async", "backend"],
+        4900,
+        "EUR",
+        "advanced",
+        CourseStatus::Published,
+    ),
+    (
+        "grace@demo.lyceum.dev",
+        "Compilers from Scratch",
+        "Lexing, parsing and code generation, one small language at a time.",
+        "programming",
+        &["compilers"],
+        5900,
+        "EUR",
+        "advanced",
+        CourseStatus::Draft,
+    ),
+    (
+        "alan@demo.lyceum.dev",
+        "Introduction to Machine Learning",
+        "Regression, classification and how to tell whether a model works.",
+        "data-science",
+        &["machine-learning", "python"],
+        0,
+        "EUR",
+        "beginner",
+        CourseStatus::Published,
+    ),
+    (
+        "alan@demo.lyceum.dev",
+        "Cryptography Fundamentals",
+        "Hashes, ciphers, signatures and the mistakes that break them.",
+        "security",
+        &["cryptography", "math"],
+        2900,
+        "USD",
+        "intermediate",
+        CourseStatus::Published,
+    ),
+    (
+        "alan@demo.lyceum.dev",
+        "Computability and Logic",
+        "What machines can and cannot decide, from Turing machines to Gödel.",
+        "mathematics",
+        &["logic", "theory"],
+        3500,
+        "EUR",
+        "advanced",
+        CourseStatus::InReview,
+    ),
+    (
+        "katherine@demo.lyceum.dev",
+        "Orbital Mechanics for Everyone",
+        "Why orbits are ellipses and how spacecraft get where they are going.",
+        "science",
+        &["space", "physics"],
+        0,
+        "EUR",
+        "all_levels",
+        CourseStatus::Published,
+    ),
+    (
+        "katherine@demo.lyceum.dev",
+        "Numerical Methods with Python",
+        "Root finding, integration and differential equations, done carefully.",
+        "mathematics",
+        &["python", "numerics"],
+        3900,
+        "EUR",
+        "intermediate",
+        CourseStatus::Published,
+    ),
+];
+
+/// Lessons every demo course gets: (title, duration in seconds, free preview).
+const LESSONS: &[(&str, i64, bool)] = &[
+    ("Welcome and course map", 300, true),
+    ("Core ideas", 1200, false),
+    ("Worked examples", 1500, false),
+    ("Practice and next steps", 900, false),
+];
+
+/// A free enrolment: (learner email, course title, review stars and text).
+type DemoEnrolment = (&'static str, &'static str, Option<(i64, &'static str)>);
+
+/// Free enrolments and reviews.
+const ENROLMENTS: &[DemoEnrolment] = &[
+    (
+        "linus@demo.lyceum.dev",
+        "Programming in Rust: First Steps",
+        Some((5, "Clear and friendly.")),
+    ),
+    (
+        "maria@demo.lyceum.dev",
+        "Programming in Rust: First Steps",
+        Some((4, "Good pace, more exercises please.")),
+    ),
+    (
+        "kenji@demo.lyceum.dev",
+        "Programming in Rust: First Steps",
+        None,
+    ),
+    (
+        "kenji@demo.lyceum.dev",
+        "Introduction to Machine Learning",
+        Some((4, "Solid foundations.")),
+    ),
+    (
+        "amara@demo.lyceum.dev",
+        "Introduction to Machine Learning",
+        Some((5, "Finally understood overfitting.")),
+    ),
+    (
+        "sofia@demo.lyceum.dev",
+        "Orbital Mechanics for Everyone",
+        Some((5, "Wonderful explanations.")),
+    ),
+    (
+        "noah@demo.lyceum.dev",
+        "Orbital Mechanics for Everyone",
+        Some((3, "Nice, a bit short.")),
+    ),
+    (
+        "linus@demo.lyceum.dev",
+        "Orbital Mechanics for Everyone",
+        None,
+    ),
+];
+
+/// Why seeding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// Creating an account failed.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// Creating catalog data failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The data layer failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A demo record the seed relies on is missing (a bug in the data above).
+    #[error("demo data is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+impl From<diesel::result::Error> for SeedError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
 /// What a seed run did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SeedReport {
@@ -38,7 +231,125 @@ pub struct SeedReport {
 }
 
 /// Creates whichever demo records are missing.
-pub fn seed_demo(conn: &mut DbConnection) -> Result<SeedReport, AccountError> {
+pub fn seed_demo(conn: &mut DbConnection) -> Result<SeedReport, SeedError> {
+    let mut report = seed_people(conn)?;
+    let admin = acting_as(conn, "admin@demo.lyceum.dev")?;
+    for course in COURSES {
+        seed_course(conn, &admin, course, &mut report)?;
+    }
+    for (learner, title, review) in ENROLMENTS {
+        seed_enrolment(conn, learner, title, *review, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// The demo user with this email, as the services see a signed-in caller.
+fn acting_as(conn: &mut DbConnection, email: &str) -> Result<AuthUser, SeedError> {
+    let row = store::find_user_by_email(conn, email)?
+        .ok_or_else(|| SeedError::Inconsistent(format!("no user {email}")))?;
+    let role = row.role.parse().map_err(SeedError::Inconsistent)?;
+    Ok(AuthUser { id: row.id, role })
+}
+
+/// Finds or creates one demo course, gives it lessons, and moves it on to its target status.
+fn seed_course(
+    conn: &mut DbConnection,
+    admin: &AuthUser,
+    course: &DemoCourse,
+    report: &mut SeedReport,
+) -> Result<(), SeedError> {
+    let (email, title, description, category, tags, price, currency, level, target) = *course;
+    let owner = acting_as(conn, email)?;
+    let row = match catalog_store::find_course_by_title(conn, &owner.id, title)? {
+        Some(row) => {
+            report.existing += 1;
+            row
+        }
+        None => {
+            let draft = CourseDraft::parse_new(&CourseInput {
+                title: Some(title.into()),
+                description: Some(description.into()),
+                category: Some(category.into()),
+                tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
+                cover_image_url: None,
+                price_minor: Some(price),
+                currency: Some(currency.into()),
+                level: Some(level.into()),
+                language: Some("en".into()),
+            })?;
+            report.created += 1;
+            catalog::create_course(conn, &owner, &draft)?.course
+        }
+    };
+    if catalog_store::lessons_of(conn, &row.id)?.is_empty() {
+        for (lesson, duration, free_preview) in LESSONS {
+            let input = LessonInput {
+                title: Some((*lesson).into()),
+                body: Some(Some(format!("{lesson} of \"{title}\": {description}"))),
+                media_url: None,
+                duration_secs: Some(*duration),
+                free_preview: Some(*free_preview),
+            };
+            catalog::add_lesson(conn, &owner, &row.id, &input)?;
+        }
+    }
+    let mut status: CourseStatus = row.status.parse().map_err(SeedError::Inconsistent)?;
+    while status != target {
+        let (actor, step) = match (status, target) {
+            (CourseStatus::Draft, CourseStatus::InReview | CourseStatus::Published) => {
+                (&owner, Transition::Submit)
+            }
+            (CourseStatus::InReview, CourseStatus::Published) => (admin, Transition::Approve),
+            // Anything else was changed by hand after seeding: leave it alone.
+            _ => break,
+        };
+        let card = catalog::transition(conn, actor, &row.id, step, None)?;
+        status = card
+            .course
+            .status
+            .parse()
+            .map_err(SeedError::Inconsistent)?;
+    }
+    Ok(())
+}
+
+/// Enrols a learner in a free demo course and writes their review, each only once.
+fn seed_enrolment(
+    conn: &mut DbConnection,
+    learner: &str,
+    title: &str,
+    review: Option<(i64, &str)>,
+    report: &mut SeedReport,
+) -> Result<(), SeedError> {
+    let user = acting_as(conn, learner)?;
+    let (instructor, ..) = COURSES
+        .iter()
+        .find(|c| c.1 == title)
+        .ok_or_else(|| SeedError::Inconsistent(format!("no demo course {title:?}")))?;
+    let owner = acting_as(conn, instructor)?;
+    let course = catalog_store::find_course_by_title(conn, &owner.id, title)?
+        .ok_or_else(|| SeedError::Inconsistent(format!("course {title:?} was not seeded")))?;
+    let (_, newly) = catalog::enroll(conn, &user, &course.id)?;
+    if newly {
+        report.created += 1;
+    } else {
+        report.existing += 1;
+    }
+    if let Some((stars, text)) = review {
+        if catalog_store::find_review(conn, &course.id, &user.id)?.is_some() {
+            report.existing += 1;
+        } else {
+            let rating = Rating::parse(stars).map_err(SeedError::Inconsistent)?;
+            let text = ReviewText::parse(text).map_err(SeedError::Inconsistent)?;
+            catalog::put_review(conn, &user, &course.id, rating, Some(&text))?;
+            report.created += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Creates whichever demo accounts are missing.
+fn seed_people(conn: &mut DbConnection) -> Result<SeedReport, AccountError> {
     let mut report = SeedReport::default();
     for (email, name, role) in PEOPLE {
         if store::find_user_by_email(conn, email)?.is_some() {

@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::domain::text_enum;
+use super::store;
 use crate::db::schema::{courses, entitlements};
 use crate::db::{self, DbConnection};
 
@@ -52,6 +53,7 @@ pub fn grant(
     source: EntitlementSource,
     order_id: Option<&str>,
 ) -> Result<bool, diesel::result::Error> {
+    store::lock_course(conn, course_id)?;
     let row = EntitlementRow {
         id: uuid::Uuid::now_v7().to_string(),
         user_id: user_id.to_owned(),
@@ -94,6 +96,9 @@ pub fn revoke_for_order(
         .filter(entitlements::revoked_at.is_null())
         .select(entitlements::course_id)
         .load(conn)?;
+    for course_id in &course_ids {
+        store::lock_course(conn, course_id)?;
+    }
     let revoked = diesel::update(
         entitlements::table
             .filter(entitlements::order_id.eq(order_id))
@@ -132,7 +137,8 @@ pub fn active(
 }
 
 /// Sets the course's enrolment count to its number of active entitlements: recounting instead
-/// of incrementing keeps it exact whatever order grants and revocations commit in.
+/// of incrementing keeps it exact whatever order grants and revocations commit in. The caller
+/// holds the course lock ([`store::lock_course`]).
 fn refresh_enrollment_count(conn: &mut DbConnection, course_id: &str) -> QueryResult<()> {
     let n: i64 = entitlements::table
         .filter(entitlements::course_id.eq(course_id))

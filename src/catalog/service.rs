@@ -581,7 +581,7 @@ pub fn add_lesson(
         };
         let row = merge_lesson(input, base)?;
         store::insert_lesson(conn, &row)?;
-        touch(conn, course_id, now)?;
+        store::touch_course(conn, course_id, now)?;
         Ok(row)
     })
 }
@@ -596,16 +596,6 @@ fn lesson_in(
         .pop()
         .map(|l| (l, rest))
         .ok_or(CatalogError::NotFound("lesson"))
-}
-
-/// Marks the course changed, so `updated_at` reflects lesson edits too.
-fn touch(conn: &mut DbConnection, course_id: &str, at: NaiveDateTime) -> Result<(), CatalogError> {
-    use crate::db::schema::courses;
-    use diesel::prelude::*;
-    diesel::update(courses::table.find(course_id))
-        .set(courses::updated_at.eq(at))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// Edits a lesson of a course the caller manages.
@@ -623,7 +613,7 @@ pub fn update_lesson(
         let mut row = merge_lesson(input, lesson)?;
         row.updated_at = now;
         store::update_lesson(conn, &row)?;
-        touch(conn, course_id, now)?;
+        store::touch_course(conn, course_id, now)?;
         Ok(row)
     })
 }
@@ -649,7 +639,7 @@ pub fn delete_lesson(
             conn,
             &rest.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
         )?;
-        touch(conn, course_id, db::now())
+        Ok(store::touch_course(conn, course_id, db::now())?)
     })
 }
 
@@ -684,7 +674,7 @@ pub fn reorder_lessons(
         }
         let order: Vec<&str> = lesson_ids.iter().map(String::as_str).collect();
         renumber(conn, &order)?;
-        touch(conn, course_id, db::now())?;
+        store::touch_course(conn, course_id, db::now())?;
         Ok(store::lessons_of(conn, course_id)?)
     })
 }
@@ -938,6 +928,7 @@ pub fn put_review(
     text: Option<&ReviewText>,
 ) -> Result<(ReviewEntry, bool), CatalogError> {
     db::write_transaction(conn, |conn| {
+        store::lock_course(conn, course_id)?;
         let (course, entitled, _) = load_visible(conn, Some(user), course_id)?;
         if course.instructor_id == user.id {
             return Err(CatalogError::Forbidden(
@@ -972,8 +963,15 @@ pub fn put_review(
                     created_at: now,
                     updated_at: now,
                 };
-                store::insert_review(conn, &row)?;
-                (row, true)
+                match store::insert_review(conn, &row) {
+                    Ok(()) => (row, true),
+                    Err(e) if db::is_unique_violation(&e) => {
+                        return Err(CatalogError::Conflict(
+                            "another request wrote this review at the same time; retry".into(),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         };
         store::refresh_rating(conn, course_id)?;
@@ -999,6 +997,7 @@ pub fn delete_review(
     course_id: &str,
 ) -> Result<(), CatalogError> {
     db::write_transaction(conn, |conn| {
+        store::lock_course(conn, course_id)?;
         let review = store::find_review(conn, course_id, &user.id)?
             .ok_or(CatalogError::NotFound("review"))?;
         store::delete_review(conn, &review.id)?;

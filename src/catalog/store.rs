@@ -153,6 +153,45 @@ pub fn find_course(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Cour
         .optional()
 }
 
+/// The course `instructor_id` titled `title`, if any: the natural key the demo seed uses.
+pub fn find_course_by_title(
+    conn: &mut DbConnection,
+    instructor_id: &str,
+    title: &str,
+) -> QueryResult<Option<CourseRow>> {
+    courses::table
+        .filter(courses::instructor_id.eq(instructor_id))
+        .filter(courses::title.eq(title))
+        .select(CourseRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Holds the course row's lock until the transaction ends, so concurrent recomputations of its
+/// aggregates queue and each sees the others' committed rows. Take it before inserting rows
+/// that reference the course. PostgreSQL needs `FOR NO KEY UPDATE` (which, unlike `FOR UPDATE`,
+/// does not conflict with the key-share locks foreign-key checks take, so it cannot deadlock
+/// with them); a SQLite write transaction already holds the whole database's write lock.
+pub fn lock_course(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    if let DbConnection::Postgresql(pg) = conn {
+        courses::table
+            .find(id)
+            .select(courses::id)
+            .for_no_key_update()
+            .first::<String>(pg)
+            .optional()?;
+    }
+    Ok(())
+}
+
+/// Marks a course changed (lesson edits count as changes to the course).
+pub fn touch_course(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(courses::table.find(id))
+        .set(courses::updated_at.eq(at))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Saves the editable content of a course.
 pub fn update_content(
     conn: &mut DbConnection,

@@ -127,15 +127,60 @@ async fn seed_demo_is_idempotent(backend: Backend) {
     };
     let after_first = count().await;
     assert!(after_first >= 10);
+    let catalog_first = catalog_snapshot(&app).await;
+    assert_eq!(catalog_first.0, 6, "published demo courses");
+    assert_eq!(catalog_first.1, 3, "free ones");
+    assert_eq!(
+        (catalog_first.2, catalog_first.3),
+        (1, 1),
+        "one draft, one in review"
+    );
+    assert!(catalog_first.4 >= 10, "enrolments and reviews");
     let second = lyceum(&app, &["seed-demo"], None);
     assert!(second.status.success());
     assert!(String::from_utf8_lossy(&second.stdout).contains("0 created"));
     assert_eq!(count().await, after_first);
+    assert_eq!(catalog_snapshot(&app).await, catalog_first);
     let resp = app
         .login("admin@demo.lyceum.dev", lyceum::seed::DEMO_PASSWORD)
         .await;
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["user"]["role"], "admin");
+}
+
+/// Counts of the seeded catalog: published, free, drafts, in review, and reviews plus
+/// enrolments across published courses.
+async fn catalog_snapshot(app: &crate::helpers::TestApp) -> (i64, i64, i64, i64, i64) {
+    let get = |path: String, token: Option<String>| async move {
+        let resp = app.get(&path, token.as_deref()).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        resp.json::<serde_json::Value>().await.unwrap()
+    };
+    let login: serde_json::Value = app
+        .login("admin@demo.lyceum.dev", lyceum::seed::DEMO_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let admin = login["access_token"].as_str().map(str::to_owned);
+    let published = get("/api/v1/courses".into(), None).await;
+    let free = get("/api/v1/courses?free=true".into(), None).await;
+    let drafts = get("/api/v1/admin/courses?status=draft".into(), admin.clone()).await;
+    let queue = get("/api/v1/admin/courses?status=in_review".into(), admin).await;
+    let activity: i64 = published["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rating"]["count"].as_i64().unwrap() + c["enrollment_count"].as_i64().unwrap())
+        .sum();
+    let total = |v: &serde_json::Value| v["total"].as_i64().unwrap();
+    (
+        total(&published),
+        total(&free),
+        total(&drafts),
+        total(&queue),
+        activity,
+    )
 }
 
 async fn migrate_is_repeatable(backend: Backend) {

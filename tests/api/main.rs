@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod catalog;
 mod cli;
 mod commerce;
 mod errors;

@@ -18,10 +18,19 @@ use lyceum::config::Settings;
 use lyceum::startup::Application;
 
 fn env_or(key: &str, default: usize) -> usize {
-    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
-async fn post(client: &reqwest::Client, url: String, token: Option<&str>, key: Option<&str>, body: Value) -> Value {
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    key: Option<&str>,
+    body: Value,
+) -> Value {
     let mut req = client.post(url).json(&body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -45,11 +54,17 @@ async fn main() {
         Ok(base) => {
             let name = format!("lyceum_bench_{}", uuid::Uuid::new_v4().simple());
             let mut conn = diesel::PgConnection::establish(&base).expect("postgres reachable");
-            diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).expect("create db");
+            diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .expect("create db");
             let (head, _) = base.rsplit_once('/').expect("URL with a database");
             (format!("{head}/{name}"), "postgres", Some((base, name)))
         }
-        Err(_) => (format!("sqlite://{}", dir.path().join("bench.db").display()), "sqlite", None),
+        Err(_) => (
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+            "sqlite",
+            None,
+        ),
     };
     let vars: HashMap<&str, String> = HashMap::from([
         ("LYCEUM_BIND", "127.0.0.1:0".into()),
@@ -65,14 +80,20 @@ async fn main() {
     let client = reqwest::Client::new();
 
     // Provisioning, outside the measured window: an admin, an instructor, courses, learners.
-    let db = lyceum::startup::open_database(&Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings"))
-        .await
-        .expect("db");
+    let db = lyceum::startup::open_database(
+        &Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings"),
+    )
+    .await
+    .expect("db");
     let staff = |email: &'static str, role| {
         let db = db.clone();
         async move {
-            let new = lyceum::accounts::service::NewAccount::parse(email, "bench password 123", "Staff").expect("account");
-            db.run(move |c| lyceum::accounts::service::create_user(c, &new, role)).await.expect("staff");
+            let new =
+                lyceum::accounts::service::NewAccount::parse(email, "bench password 123", "Staff")
+                    .expect("account");
+            db.run(move |c| lyceum::accounts::service::create_user(c, &new, role))
+                .await
+                .expect("staff");
         }
     };
     staff("admin@bench.dev", lyceum::accounts::Role::Admin).await;
@@ -80,20 +101,53 @@ async fn main() {
     let login = |email: &'static str| {
         let (client, base) = (client.clone(), base.clone());
         async move {
-            post(&client, format!("{base}/api/v1/auth/login"), None, None, json!({"email": email, "password": "bench password 123"})).await
-                ["access_token"].as_str().expect("token").to_owned()
+            post(
+                &client,
+                format!("{base}/api/v1/auth/login"),
+                None,
+                None,
+                json!({"email": email, "password": "bench password 123"}),
+            )
+            .await["access_token"]
+                .as_str()
+                .expect("token")
+                .to_owned()
         }
     };
-    let (admin, teacher) = (login("admin@bench.dev").await, login("teacher@bench.dev").await);
+    let (admin, teacher) = (
+        login("admin@bench.dev").await,
+        login("teacher@bench.dev").await,
+    );
     let courses_n = 20;
     let mut courses = Vec::new();
     for i in 0..courses_n {
         let c = post(&client, format!("{base}/api/v1/courses"), Some(&teacher), None,
             json!({"title": format!("Bench course {i}"), "category": "bench", "price": {"amount_minor": 1000 + i, "currency": "EUR"}})).await;
         let id = c["id"].as_str().expect("course id").to_owned();
-        post(&client, format!("{base}/api/v1/courses/{id}/lessons"), Some(&teacher), None, json!({"title": "L", "body": "B", "duration_secs": 60})).await;
-        post(&client, format!("{base}/api/v1/courses/{id}/submit"), Some(&teacher), None, json!({})).await;
-        post(&client, format!("{base}/api/v1/courses/{id}/approve"), Some(&admin), None, json!({})).await;
+        post(
+            &client,
+            format!("{base}/api/v1/courses/{id}/lessons"),
+            Some(&teacher),
+            None,
+            json!({"title": "L", "body": "B", "duration_secs": 60}),
+        )
+        .await;
+        post(
+            &client,
+            format!("{base}/api/v1/courses/{id}/submit"),
+            Some(&teacher),
+            None,
+            json!({}),
+        )
+        .await;
+        post(
+            &client,
+            format!("{base}/api/v1/courses/{id}/approve"),
+            Some(&admin),
+            None,
+            json!({}),
+        )
+        .await;
         courses.push(id);
     }
     let learners_n = purchases.div_ceil(courses_n);
@@ -104,7 +158,12 @@ async fn main() {
         learners.push(r["access_token"].as_str().expect("token").to_owned());
     }
     let jobs: Vec<(String, String)> = (0..purchases)
-        .map(|n| (learners[n / courses_n].clone(), courses[n % courses_n].clone()))
+        .map(|n| {
+            (
+                learners[n / courses_n].clone(),
+                courses[n % courses_n].clone(),
+            )
+        })
         .collect();
 
     // Measured: each worker buys its share one purchase at a time.
@@ -118,13 +177,36 @@ async fn main() {
             let mut lat = Vec::new();
             for (token, course) in chunk {
                 let t0 = Instant::now();
-                let order = post(&client, format!("{base}/api/v1/orders"), Some(&token), Some(&uuid::Uuid::new_v4().to_string()),
-                    json!({"course_id": course})).await;
-                let (id, pid) = (order["id"].as_str().expect("id").to_owned(), order["payment"]["id"].as_str().expect("pid").to_owned());
-                post(&client, format!("{base}/api/v1/sandbox/payments/{pid}/confirm"), None, None, json!({"card_number": "4242424242424242"})).await;
+                let order = post(
+                    &client,
+                    format!("{base}/api/v1/orders"),
+                    Some(&token),
+                    Some(&uuid::Uuid::new_v4().to_string()),
+                    json!({"course_id": course}),
+                )
+                .await;
+                let (id, pid) = (
+                    order["id"].as_str().expect("id").to_owned(),
+                    order["payment"]["id"].as_str().expect("pid").to_owned(),
+                );
+                post(
+                    &client,
+                    format!("{base}/api/v1/sandbox/payments/{pid}/confirm"),
+                    None,
+                    None,
+                    json!({"card_number": "4242424242424242"}),
+                )
+                .await;
                 loop {
-                    let o: Value = client.get(format!("{base}/api/v1/orders/{id}")).bearer_auth(&token).send().await.expect("get")
-                        .json().await.expect("json");
+                    let o: Value = client
+                        .get(format!("{base}/api/v1/orders/{id}"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .expect("get")
+                        .json()
+                        .await
+                        .expect("json");
                     if o["status"] == "paid" {
                         break;
                     }
@@ -156,6 +238,7 @@ async fn main() {
     if let Some((base, name)) = pg
         && let Ok(mut conn) = diesel::PgConnection::establish(&base)
     {
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn);
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut conn);
     }
 }

@@ -79,13 +79,26 @@ impl Application {
         let webhook_secret =
             WebhookSecret::new(settings.webhook_secret.as_ref(), &settings.jwt_secret);
         let wake = Arc::new(Notify::new());
-        let sandbox = Sandbox::new(db.clone(), wake.clone());
+        // The sandbox stands in for a remote processor, so it gets its own small pool: it is
+        // called while a request holds a connection from the main pool, and sharing that pool
+        // would let concurrent checkouts deadlock waiting for a second connection.
+        let provider_db = {
+            let url = settings.database_url.expose().to_owned();
+            let options = PoolOptions {
+                max_size: 4,
+                acquire_timeout: std::time::Duration::from_secs(10),
+            };
+            tokio::task::spawn_blocking(move || Db::connect(&url, &options))
+                .await
+                .context("sandbox pool task failed")??
+        };
+        let sandbox = Sandbox::new(provider_db.clone(), wake.clone());
         let webhook_host = match settings.bind.ip() {
             ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
             ip => ip.to_string(),
         };
         let dispatcher = Dispatcher {
-            db: db.clone(),
+            db: provider_db,
             url: settings
                 .webhook_url
                 .clone()

@@ -31,6 +31,7 @@ backend_tests!(
     refunds_follow_the_rules_and_the_ledger_balances,
     cancelled_and_expired_orders_release_their_payment,
     chaos_deliveries_still_pay_each_order_exactly_once,
+    many_learners_checking_out_at_once_all_get_their_orders,
 );
 
 /// Settings every commerce test uses: a known webhook secret and a fast expiry sweep.
@@ -1015,4 +1016,25 @@ async fn chaos_deliveries_still_pay_each_order_exactly_once(backend: Backend) {
         4 * 1600
     );
     revenue(&app, &s.admin).await;
+}
+
+/// More simultaneous checkouts than the pool has connections: the provider is called while a
+/// request holds a connection, so it must not need a second one from the same pool.
+async fn many_learners_checking_out_at_once_all_get_their_orders(backend: Backend) {
+    let app = app(backend, &[]).await;
+    let s = shop(&app, 700).await;
+    let mut learners = Vec::new();
+    for i in 0..12 {
+        learners.push(app.register(&format!("crowd{i}@example.org")).await);
+    }
+    let answers = join_all(
+        learners
+            .iter()
+            .map(|l| checkout(&app, l, "k", json!({"course_id": s.course}))),
+    )
+    .await;
+    for resp in answers {
+        assert_eq!(resp.status(), 201);
+    }
+    assert_eq!(counts(&app, "-", &s.course).await.2, 12);
 }

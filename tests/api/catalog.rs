@@ -799,6 +799,19 @@ async fn search_filters_sorts_and_paginates(backend: Backend) {
     want.sort();
     assert_eq!(got, want, "case-insensitive, title or description");
     assert_eq!(
+        ids(&rust),
+        [
+            id("Rust Basics"),
+            id("Async Rust in Depth"),
+            id("Watercolour Landscapes")
+        ],
+        "by default title hits come first, then newest"
+    );
+    assert_eq!(
+        ids(&search(&app, "q=rust&sort=newest").await)[0],
+        id("Watercolour Landscapes")
+    );
+    assert_eq!(
         ids(&search(&app, "q=rust%20futures").await),
         [id("Async Rust in Depth")],
         "every term must match"

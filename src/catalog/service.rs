@@ -345,11 +345,14 @@ fn may_manage(course: &CourseRow, user: &AuthUser) -> bool {
 }
 
 /// Loads a course its caller wants to change: 404 when unknown, 403 unless owner or admin.
+/// Takes the course lock first, so concurrent edits of one course (lesson positions, status)
+/// queue instead of interleaving.
 fn load_managed(
     conn: &mut DbConnection,
     user: &AuthUser,
     course_id: &str,
 ) -> Result<CourseRow, CatalogError> {
+    store::lock_course(conn, course_id)?;
     let course = store::find_course(conn, course_id)?.ok_or(CatalogError::NotFound("course"))?;
     if !may_manage(&course, user) {
         return Err(CatalogError::Forbidden(

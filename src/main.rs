@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
-            open_database(&settings).await?;
+            open_one_shot(&settings).await?;
             Ok(())
         }
         Command::Admin {
@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
             std::io::stdin().lock().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']);
             let new = NewAccount::parse(&email, password, &display_name).map_err(describe)?;
-            let db = open_database(&settings).await?;
+            let db = open_one_shot(&settings).await?;
             let user = db
                 .run(move |c| service::create_user(c, &new, Role::Admin))
                 .await
@@ -88,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::SeedDemo => {
-            let db = open_database(&settings).await?;
+            let db = open_one_shot(&settings).await?;
             let report = db.run(seed::seed_demo).await.map_err(describe)?;
             println!(
                 "demo data: {} created, {} already present; every demo account's password is {:?}",
@@ -110,6 +110,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         app.port()
     );
     app.run_until_stopped().await.context("server failed")
+}
+
+/// Opens the database for a one-shot command with a pool of one connection. A larger pool
+/// replenishes idle connections on a background thread; when the command then returns, the
+/// process exits while that thread may be inside libpq's connect, which crashes with SIGSEGV
+/// (seen in about one `lyceum migrate` run in six against PostgreSQL).
+async fn open_one_shot(settings: &Settings) -> anyhow::Result<lyceum::db::Db> {
+    let mut settings = settings.clone();
+    settings.db_pool_size = 1;
+    open_database(&settings).await
 }
 
 fn describe(e: impl std::fmt::Display) -> anyhow::Error {

@@ -435,7 +435,10 @@ pub fn problems(results: &[Option<String>]) -> Option<String> {
 text_enum!(
     /// How `GET /courses` orders its results.
     SortOrder, "sort order" {
-        /// Most recently published first.
+        /// Courses whose title holds the query words first (earlier words weigh more), then
+        /// newest; the default when `q` is given.
+        Relevance = "relevance",
+        /// Most recently published first; the default without `q`.
         Newest = "newest",
         /// Highest average rating first (more ratings break ties).
         Rating = "rating",
@@ -466,7 +469,8 @@ pub struct SearchParams {
     pub free: Option<bool>,
     /// Only courses by this instructor id.
     pub instructor: Option<String>,
-    /// `newest` (default), `rating`, `popularity`, `price_asc` or `price_desc`.
+    /// `relevance` (default with `q`), `newest` (default without), `rating`, `popularity`,
+    /// `price_asc` or `price_desc`.
     pub sort: Option<String>,
 }
 
@@ -544,6 +548,11 @@ impl CourseSearch {
         ]) {
             return Err(msg);
         }
+        let default_sort = if terms.is_empty() {
+            SortOrder::Newest
+        } else {
+            SortOrder::Relevance
+        };
         Ok(Self {
             terms,
             tag: tag.ok().flatten(),
@@ -552,7 +561,7 @@ impl CourseSearch {
             max_price: p.max_price,
             free_only: p.free.unwrap_or(false),
             instructor_id: instructor,
-            sort: sort.ok().flatten().unwrap_or(SortOrder::Newest),
+            sort: sort.ok().flatten().unwrap_or(default_sort),
         })
     }
 }
@@ -694,6 +703,14 @@ mod tests {
         assert_eq!(
             CourseSearch::parse(&SearchParams::default()).unwrap().sort,
             SortOrder::Newest
+        );
+        let with_q = SearchParams {
+            q: Some("rust".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            CourseSearch::parse(&with_q).unwrap().sort,
+            SortOrder::Relevance
         );
         let bad = |p: SearchParams| CourseSearch::parse(&p).unwrap_err();
         assert!(

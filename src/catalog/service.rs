@@ -123,36 +123,16 @@ impl CourseDraft {
     /// Parses a new course; title, category and price are required, the rest defaults
     /// (empty description, no tags, `all_levels`, `en`).
     pub fn parse_new(input: &CourseInput) -> Result<Self, CatalogError> {
-        let required =
-            |v: &Option<String>, name: &str| v.clone().ok_or_else(|| format!("{name} is required"));
-        let price = match (input.price_minor, &input.currency) {
-            (Some(minor), Some(cur)) => Ok((minor, cur.clone())),
-            _ => Err("price is required".to_owned()),
-        };
-        let base = (
-            required(&input.title, "title"),
-            required(&input.category, "category"),
-            price,
-        );
-        match base {
-            (Ok(title), Ok(category), Ok((minor, currency))) => Self::merge(
-                &CourseInput {
-                    title: Some(title),
-                    category: Some(category),
-                    price_minor: Some(minor),
-                    currency: Some(currency),
-                    ..input.clone()
-                },
-                &Defaults::new_course(),
+        let missing = |present: bool, name: &str| (!present).then(|| format!("{name} is required"));
+        check(&[
+            missing(input.title.is_some(), "title"),
+            missing(input.category.is_some(), "category"),
+            missing(
+                input.price_minor.is_some() && input.currency.is_some(),
+                "price",
             ),
-            (t, c, p) => Err(CatalogError::Invalid(
-                [t.err(), c.err(), p.err()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )),
-        }
+        ])?;
+        Self::merge(input, &Defaults::new_course())
     }
 
     /// Applies `input` over the current state of a course and validates the result.
@@ -345,11 +325,14 @@ fn may_manage(course: &CourseRow, user: &AuthUser) -> bool {
 }
 
 /// Loads a course its caller wants to change: 404 when unknown, 403 unless owner or admin.
+/// Takes the course lock first, so concurrent edits of one course (lesson positions, status)
+/// queue instead of interleaving.
 fn load_managed(
     conn: &mut DbConnection,
     user: &AuthUser,
     course_id: &str,
 ) -> Result<CourseRow, CatalogError> {
+    store::lock_course(conn, course_id)?;
     let course = store::find_course(conn, course_id)?.ok_or(CatalogError::NotFound("course"))?;
     if !may_manage(&course, user) {
         return Err(CatalogError::Forbidden(

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
+use diesel::dsl::case_when;
 use diesel::prelude::*;
 
 use super::domain::{CourseSearch, SortOrder};
@@ -13,6 +14,23 @@ use crate::pagination::Page;
 
 /// The diesel backend behind [`DbConnection`], for boxed queries.
 type Backend = <DbConnection as Connection>::Backend;
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// SQL `lower()`, the same on both backends for ASCII text (used only for ranking; the
+    /// filter itself matches the Rust-lower-cased `search_text`).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A search term as a `LIKE` pattern matching it anywhere, with `\`, `%` and `_` escaped so
+/// they match themselves.
+fn contains_pattern(term: &str) -> String {
+    let escaped = term
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
 
 /// A row of `courses`.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -285,13 +303,9 @@ fn search_query(search: &CourseSearch) -> courses::BoxedQuery<'_, Backend> {
         .filter(courses::status.eq("published"))
         .into_boxed();
     for term in &search.terms {
-        let escaped = term
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
         q = q.filter(
             courses::search_text
-                .like(format!("%{escaped}%"))
+                .like(contains_pattern(term))
                 .escape('\\'),
         );
     }
@@ -329,8 +343,19 @@ pub fn search(
     page: Page,
 ) -> QueryResult<(Vec<CourseRow>, i64)> {
     let total: i64 = search_query(search).count().get_result(conn)?;
-    let q = search_query(search);
+    let mut q = search_query(search);
+    if search.sort == SortOrder::Relevance {
+        for term in &search.terms {
+            let in_title = lower(courses::title)
+                .like(contains_pattern(term))
+                .escape('\\');
+            q = q.then_order_by(
+                case_when::<_, _, diesel::sql_types::Integer>(in_title, 0).otherwise(1),
+            );
+        }
+    }
     let q = match search.sort {
+        SortOrder::Relevance => q.then_order_by(courses::published_at.desc()),
         SortOrder::Newest => q.order(courses::published_at.desc()),
         SortOrder::Rating => q
             .order(courses::rating_avg.desc())

@@ -799,6 +799,19 @@ async fn search_filters_sorts_and_paginates(backend: Backend) {
     want.sort();
     assert_eq!(got, want, "case-insensitive, title or description");
     assert_eq!(
+        ids(&rust),
+        [
+            id("Rust Basics"),
+            id("Async Rust in Depth"),
+            id("Watercolour Landscapes")
+        ],
+        "by default title hits come first, then newest"
+    );
+    assert_eq!(
+        ids(&search(&app, "q=rust&sort=newest").await)[0],
+        id("Watercolour Landscapes")
+    );
+    assert_eq!(
         ids(&search(&app, "q=rust%20futures").await),
         [id("Async Rust in Depth")],
         "every term must match"
@@ -1342,4 +1355,28 @@ async fn concurrent_enrolments_and_reviews_keep_counts_exact(backend: Backend) {
     assert_eq!(course["rating"]["count"], 6);
     let expected = f64::from(1 + 2 + 3 + 4 + 5 + 1) / 6.0;
     assert_eq!(course["rating"]["average"].as_f64().unwrap(), expected);
+
+    let draft = create_course(&app, &teacher, course_body("Busy draft", 0)).await;
+    let lessons_path = format!("/api/v1/courses/{}/lessons", draft["id"].as_str().unwrap());
+    let added = futures_util::future::join_all((0..5).map(|n| {
+        let body = json!({"title": format!("L{n}"), "body": "text"});
+        send(
+            &app,
+            Method::POST,
+            &lessons_path,
+            Some(&teacher.access_token),
+            Some(body),
+        )
+    }))
+    .await;
+    let mut positions = Vec::new();
+    for resp in added {
+        positions.push(json_of(resp, 201).await["position"].as_i64().unwrap());
+    }
+    positions.sort_unstable();
+    assert_eq!(
+        positions,
+        [0, 1, 2, 3, 4],
+        "concurrent additions get distinct places"
+    );
 }

@@ -8,8 +8,12 @@ use clap::{Parser, Subcommand};
 use lyceum::accounts::domain::Role;
 use lyceum::accounts::service::{self, NewAccount};
 use lyceum::config::Settings;
+use lyceum::orders::service::CommerceConfig;
+use lyceum::payments::sandbox::Sandbox;
 use lyceum::startup::{Application, open_database};
 use lyceum::{seed, telemetry};
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// Lyceum: realtime interactive learning server.
 #[derive(Parser)]
@@ -89,7 +93,19 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::SeedDemo => {
             let db = open_one_shot(&settings).await?;
-            let report = db.run(seed::seed_demo).await.map_err(describe)?;
+            // The sandbox provider keeps its own connection, as it does in the server.
+            let sandbox = Sandbox::new(open_one_shot(&settings).await?, Arc::new(Notify::new()));
+            let commerce = CommerceConfig::from_settings(&settings);
+            let report = db
+                .run(move |c| {
+                    let shop = seed::DemoShop {
+                        sandbox: &sandbox,
+                        commerce: &commerce,
+                    };
+                    seed::seed_demo(c, &shop)
+                })
+                .await
+                .map_err(describe)?;
             println!(
                 "demo data: {} created, {} already present; every demo account's password is {:?}",
                 report.created,

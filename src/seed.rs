@@ -9,11 +9,18 @@ use crate::accounts::domain::Role;
 use crate::accounts::service::{self, AccountError, NewAccount};
 use crate::accounts::store;
 use crate::catalog::domain::{CourseStatus, Rating, ReviewText, Transition};
+use crate::catalog::entitlements;
 use crate::catalog::service::{
     self as catalog, CatalogError, CourseDraft, CourseInput, LessonInput,
 };
 use crate::catalog::store as catalog_store;
+use crate::catalog::store::CourseRow;
 use crate::db::{DbConnection, DbError};
+use crate::orders::service::{
+    self as orders, CheckoutRequest, CommerceConfig, OrderError, OrderView,
+};
+use crate::payments::ProviderStatus;
+use crate::payments::sandbox::Sandbox;
 
 /// The password every demo account gets; printed by the command and documented in the README.
 pub const DEMO_PASSWORD: &str = "lyceum-demo-password";
@@ -198,6 +205,26 @@ const ENROLMENTS: &[DemoEnrolment] = &[
     ),
 ];
 
+/// Paid purchases, made through the real order flow with the sandbox provider:
+/// (learner email, course title).
+const PURCHASES: &[(&str, &str)] = &[
+    ("maria@demo.lyceum.dev", "Async Rust in Production"),
+    ("noah@demo.lyceum.dev", "Async Rust in Production"),
+    ("amara@demo.lyceum.dev", "Cryptography Fundamentals"),
+];
+
+/// The card every demo purchase pays with.
+const DEMO_CARD: &str = "4242 4242 4242 4242";
+
+/// What demo purchases pay through.
+pub struct DemoShop<'a> {
+    /// The sandbox provider (with its own connection), which also confirms payments as the
+    /// payer would.
+    pub sandbox: &'a Sandbox,
+    /// Fees and windows.
+    pub commerce: &'a CommerceConfig,
+}
+
 /// Why seeding failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -207,6 +234,9 @@ pub enum SeedError {
     /// Creating catalog data failed.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// A demo purchase failed.
+    #[error(transparent)]
+    Order(#[from] OrderError),
     /// The data layer failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -231,7 +261,7 @@ pub struct SeedReport {
 }
 
 /// Creates whichever demo records are missing.
-pub fn seed_demo(conn: &mut DbConnection) -> Result<SeedReport, SeedError> {
+pub fn seed_demo(conn: &mut DbConnection, shop: &DemoShop<'_>) -> Result<SeedReport, SeedError> {
     let mut report = seed_people(conn)?;
     let admin = acting_as(conn, "admin@demo.lyceum.dev")?;
     for course in COURSES {
@@ -240,7 +270,57 @@ pub fn seed_demo(conn: &mut DbConnection) -> Result<SeedReport, SeedError> {
     for (learner, title, review) in ENROLMENTS {
         seed_enrolment(conn, learner, title, *review, &mut report)?;
     }
+    for (learner, title) in PURCHASES {
+        seed_purchase(conn, shop, learner, title, &mut report)?;
+    }
     Ok(report)
+}
+
+/// The demo course with this title.
+fn demo_course(conn: &mut DbConnection, title: &str) -> Result<CourseRow, SeedError> {
+    let (instructor, ..) = COURSES
+        .iter()
+        .find(|c| c.1 == title)
+        .ok_or_else(|| SeedError::Inconsistent(format!("no demo course {title:?}")))?;
+    let owner = acting_as(conn, instructor)?;
+    catalog_store::find_course_by_title(conn, &owner.id, title)?
+        .ok_or_else(|| SeedError::Inconsistent(format!("course {title:?} was not seeded")))
+}
+
+/// Buys a paid course for a learner unless they own it: checkout, pay with the sandbox's test
+/// card, and apply the provider's events as its webhooks would. The idempotency key is fixed per
+/// learner and course, so a run cut short resumes the same order.
+fn seed_purchase(
+    conn: &mut DbConnection,
+    shop: &DemoShop<'_>,
+    learner: &str,
+    title: &str,
+    report: &mut SeedReport,
+) -> Result<(), SeedError> {
+    let user = acting_as(conn, learner)?;
+    let course = demo_course(conn, title)?;
+    if entitlements::has_active(conn, &user.id, &course.id)? {
+        report.existing += 1;
+        return Ok(());
+    }
+    let request = CheckoutRequest {
+        course_id: course.id.clone(),
+        coupon: None,
+    };
+    let key = format!("seed-demo:{}", course.id);
+    let answer = orders::checkout(conn, shop.sandbox, shop.commerce, &user.id, &key, &request)?;
+    let order: OrderView = serde_json::from_str(&answer.body)
+        .map_err(|e| SeedError::Inconsistent(format!("checkout answer: {e}")))?;
+    if let Some(payment) = &order.payment.id
+        && shop.sandbox.get(payment).map_err(OrderError::from)?.status != ProviderStatus::Succeeded
+    {
+        shop.sandbox
+            .confirm(payment, DEMO_CARD)
+            .map_err(OrderError::from)?;
+    }
+    orders::apply_queued_events(conn)?;
+    report.created += 1;
+    Ok(())
 }
 
 /// The demo user with this email, as the services see a signed-in caller.
@@ -322,13 +402,7 @@ fn seed_enrolment(
     report: &mut SeedReport,
 ) -> Result<(), SeedError> {
     let user = acting_as(conn, learner)?;
-    let (instructor, ..) = COURSES
-        .iter()
-        .find(|c| c.1 == title)
-        .ok_or_else(|| SeedError::Inconsistent(format!("no demo course {title:?}")))?;
-    let owner = acting_as(conn, instructor)?;
-    let course = catalog_store::find_course_by_title(conn, &owner.id, title)?
-        .ok_or_else(|| SeedError::Inconsistent(format!("course {title:?} was not seeded")))?;
+    let course = demo_course(conn, title)?;
     let (_, newly) = catalog::enroll(conn, &user, &course.id)?;
     if newly {
         report.created += 1;

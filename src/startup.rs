@@ -71,11 +71,7 @@ impl Application {
             settings.login_window,
         ));
         let metrics = web::Data::new(telemetry::metrics_handle());
-        let commerce = CommerceConfig {
-            fee_bps: settings.platform_fee_bps,
-            order_ttl: settings.order_ttl,
-            refund_window: settings.refund_window,
-        };
+        let commerce = CommerceConfig::from_settings(&settings);
         let webhook_secret =
             WebhookSecret::new(settings.webhook_secret.as_ref(), &settings.jwt_secret);
         let wake = Arc::new(Notify::new());

@@ -19,9 +19,7 @@ use lyceum::ledger::domain::{self as posting, CLEARING};
 use lyceum::ledger::service as ledger;
 use lyceum::money::{Currency, Money};
 use lyceum::orders::coupons::{self, NewCoupon};
-use lyceum::orders::service::{
-    self, CheckoutRequest, CommerceConfig, ProviderEvent, RefundRequest,
-};
+use lyceum::orders::service::{self, CheckoutRequest, CommerceConfig, RefundRequest};
 use lyceum::payments::sandbox::Sandbox;
 
 const LEARNERS: usize = 3;
@@ -140,24 +138,6 @@ fn world() -> World {
     }
 }
 
-/// Delivers every queued sandbox event, as the dispatcher would.
-fn drain(c: &mut DbConnection) {
-    let pending: Vec<(String, String)> = sandbox_outbox::table
-        .filter(sandbox_outbox::delivered_at.is_null())
-        .order(sandbox_outbox::created_at)
-        .select((sandbox_outbox::event_id, sandbox_outbox::payload))
-        .load(c)
-        .unwrap();
-    for (id, payload) in pending {
-        let event: ProviderEvent = serde_json::from_str(&payload).unwrap();
-        service::apply_event(c, &event).unwrap();
-        diesel::update(sandbox_outbox::table.find(id))
-            .set(sandbox_outbox::delivered_at.eq(Some(lyceum::db::now())))
-            .execute(c)
-            .unwrap();
-    }
-}
-
 fn latest_order(
     c: &mut DbConnection,
     learner: &str,
@@ -235,7 +215,7 @@ fn run(w: &World, op: &Op) {
             }
         }
     }
-    drain(&mut c);
+    service::apply_queued_events(&mut c).unwrap();
 }
 
 fn check(w: &World) {

@@ -19,6 +19,7 @@ use crate::db::{self, DbConnection, DbError};
 use crate::error::ApiError;
 use crate::ledger::{domain as posting, service as ledger};
 use crate::money::{Currency, Money, MoneyView};
+use crate::payments::dispatcher;
 use crate::payments::{
     CaptureMethod, PaymentProvider, ProviderError, ProviderPayment, ProviderStatus,
 };
@@ -32,6 +33,17 @@ pub struct CommerceConfig {
     pub order_ttl: Duration,
     /// Learners may ask for a refund this long after paying; earnings become payout-ready after it.
     pub refund_window: Duration,
+}
+
+impl CommerceConfig {
+    /// The commerce part of the server's settings.
+    pub fn from_settings(s: &crate::config::Settings) -> Self {
+        Self {
+            fee_bps: s.platform_fee_bps,
+            order_ttl: s.order_ttl,
+            refund_window: s.refund_window,
+        }
+    }
 }
 
 /// Why an order command failed.
@@ -581,6 +593,19 @@ pub fn apply_event(
             _ => Ok(EventOutcome::Ignored),
         }
     })
+}
+
+/// Applies the sandbox provider's queued events in this process, for commands that run without
+/// an HTTP server to receive webhooks (`seed-demo`); returns how many were applied.
+pub fn apply_queued_events(conn: &mut DbConnection) -> Result<usize, OrderError> {
+    let queued = dispatcher::undelivered(conn, None, 10_000)?;
+    for (id, payload) in &queued {
+        let event: ProviderEvent =
+            serde_json::from_str(payload).map_err(|e| OrderError::Unexpected(e.into()))?;
+        apply_event(conn, &event)?;
+        dispatcher::mark_delivered(conn, id)?;
+    }
+    Ok(queued.len())
 }
 
 /// Loads an order visible to the caller: its buyer or an admin.

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use super::signature;
 use crate::config::Secret;
 use crate::db::schema::sandbox_outbox;
-use crate::db::{self, Db};
+use crate::db::{self, Db, DbConnection};
 
 /// Attempts before an event is given up (its row keeps the last error).
 pub const MAX_ATTEMPTS: i32 = 12;
@@ -75,14 +75,7 @@ impl Dispatcher {
         let chaos = self.chaos;
         self.db
             .run(move |c| {
-                let mut rows: Vec<(String, String)> = sandbox_outbox::table
-                    .filter(sandbox_outbox::delivered_at.is_null())
-                    .filter(sandbox_outbox::attempts.lt(MAX_ATTEMPTS))
-                    .filter(sandbox_outbox::next_attempt_at.le(db::now()))
-                    .order(sandbox_outbox::created_at)
-                    .limit(BATCH)
-                    .select((sandbox_outbox::event_id, sandbox_outbox::payload))
-                    .load(c)?;
+                let mut rows = undelivered(c, Some(db::now()), BATCH)?;
                 if chaos {
                     rows.reverse();
                 }
@@ -106,9 +99,7 @@ impl Dispatcher {
                 let now = db::now();
                 let target = sandbox_outbox::table.find(&event_id);
                 match outcome {
-                    Ok(()) => diesel::update(target)
-                        .set(sandbox_outbox::delivered_at.eq(Some(now)))
-                        .execute(c),
+                    Ok(()) => mark_delivered(c, &event_id),
                     Err(error) => {
                         let attempts: i32 = sandbox_outbox::table
                             .find(&event_id)
@@ -159,6 +150,33 @@ impl Dispatcher {
             Err(format!("HTTP {}", resp.status()))
         }
     }
+}
+
+/// Undelivered events that have attempts left, oldest first, as `(event id, payload)`; only
+/// those due by `due_by` when given.
+pub fn undelivered(
+    conn: &mut DbConnection,
+    due_by: Option<chrono::NaiveDateTime>,
+    limit: i64,
+) -> QueryResult<Vec<(String, String)>> {
+    let mut q = sandbox_outbox::table
+        .filter(sandbox_outbox::delivered_at.is_null())
+        .filter(sandbox_outbox::attempts.lt(MAX_ATTEMPTS))
+        .into_boxed();
+    if let Some(t) = due_by {
+        q = q.filter(sandbox_outbox::next_attempt_at.le(t));
+    }
+    q.order(sandbox_outbox::created_at)
+        .limit(limit)
+        .select((sandbox_outbox::event_id, sandbox_outbox::payload))
+        .load(conn)
+}
+
+/// Records that an event reached its receiver.
+pub fn mark_delivered(conn: &mut DbConnection, event_id: &str) -> QueryResult<usize> {
+    diesel::update(sandbox_outbox::table.find(event_id))
+        .set(sandbox_outbox::delivered_at.eq(Some(db::now())))
+        .execute(conn)
 }
 
 #[cfg(test)]

@@ -146,6 +146,36 @@ async fn seed_demo_is_idempotent(backend: Backend) {
         .await;
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["user"]["role"], "admin");
+
+    // Paid purchases went through the real order flow: paid orders, access, balanced books.
+    let admin = body["access_token"].as_str().unwrap().to_owned();
+    let revenue: serde_json::Value = app
+        .get("/api/v1/admin/revenue", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let currencies = revenue.as_array().unwrap();
+    assert_eq!(currencies.len(), 2, "EUR and USD sales: {revenue}");
+    assert!(
+        currencies
+            .iter()
+            .all(|r| r["trial_balance_minor"] == 0 && r["collected_minor"].as_i64() > Some(0))
+    );
+    let maria: serde_json::Value = app
+        .login("maria@demo.lyceum.dev", lyceum::seed::DEMO_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let orders: serde_json::Value = app
+        .get("/api/v1/orders", maria["access_token"].as_str())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
+    assert_eq!(orders[0]["status"], "paid");
 }
 
 /// Counts of the seeded catalog: published, free, drafts, in review, and reviews plus

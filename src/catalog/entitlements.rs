@@ -63,18 +63,7 @@ pub fn grant(
         granted_at: db::now(),
         revoked_at: None,
     };
-    // `ON CONFLICT DO NOTHING` instead of catching the violation: on PostgreSQL a failed insert
-    // would abort the caller's surrounding transaction.
-    let inserted = match conn {
-        DbConnection::Postgresql(c) => diesel::insert_into(entitlements::table)
-            .values(&row)
-            .on_conflict_do_nothing()
-            .execute(c),
-        DbConnection::Sqlite(c) => diesel::insert_into(entitlements::table)
-            .values(&row)
-            .on_conflict_do_nothing()
-            .execute(c),
-    };
+    let inserted = crate::insert_or_ignore!(conn, entitlements::table, &row);
     match inserted {
         Ok(0) => Ok(false),
         Ok(_) => {

@@ -283,6 +283,27 @@ where
     }
 }
 
+/// `INSERT … ON CONFLICT DO NOTHING` on either backend, evaluating to the `QueryResult` of
+/// rows inserted (0 on a conflict). The MultiConnection cannot build this statement, so it
+/// branches on the variant; and catching a unique violation instead is no substitute, because
+/// a failed statement aborts the surrounding PostgreSQL transaction.
+#[macro_export]
+macro_rules! insert_or_ignore {
+    ($conn:expr, $table:expr, $values:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConnection::Postgresql(c) => diesel::insert_into($table)
+                .values($values)
+                .on_conflict_do_nothing()
+                .execute(c),
+            $crate::db::DbConnection::Sqlite(c) => diesel::insert_into($table)
+                .values($values)
+                .on_conflict_do_nothing()
+                .execute(c),
+        }
+    }};
+}
+
 /// Current time as the naive UTC timestamp every table stores.
 pub fn now() -> chrono::NaiveDateTime {
     chrono::Utc::now().naive_utc()

@@ -311,18 +311,7 @@ pub fn claim_key(
         idempotency_keys::request_hash.eq(hash),
         idempotency_keys::created_at.eq(db::now()),
     );
-    // ON CONFLICT DO NOTHING: a failed insert would abort a PostgreSQL transaction.
-    let n = match conn {
-        DbConnection::Postgresql(c) => diesel::insert_into(idempotency_keys::table)
-            .values(values)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-        DbConnection::Sqlite(c) => diesel::insert_into(idempotency_keys::table)
-            .values(values)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-    };
-    Ok(n == 1)
+    Ok(crate::insert_or_ignore!(conn, idempotency_keys::table, values)? == 1)
 }
 
 /// Stores the response a claimed key replays.
@@ -360,17 +349,7 @@ pub fn first_sighting(
         webhook_events::event_type.eq(event_type),
         webhook_events::received_at.eq(db::now()),
     );
-    let n = match conn {
-        DbConnection::Postgresql(c) => diesel::insert_into(webhook_events::table)
-            .values(values)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-        DbConnection::Sqlite(c) => diesel::insert_into(webhook_events::table)
-            .values(values)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-    };
-    Ok(n == 1)
+    Ok(crate::insert_or_ignore!(conn, webhook_events::table, values)? == 1)
 }
 
 /// The coupon with this (upper-cased) code.

@@ -148,12 +148,7 @@ impl Sandbox {
         let mut conn = self.db.get()?;
         let (view, emitted) =
             db::write_transaction(&mut conn, |c| -> PResult<(ProviderPayment, bool)> {
-                let mut row: Row = sandbox_payments::table
-                    .find(payment_id)
-                    .select(Row::as_select())
-                    .first(c)
-                    .optional()?
-                    .ok_or_else(|| ProviderError::UnknownPayment(payment_id.to_owned()))?;
+                let mut row = load(c, payment_id)?;
                 let event = change(&mut row, c)?;
                 row.updated_at = db::now();
                 diesel::update(sandbox_payments::table.find(&row.id))
@@ -232,15 +227,18 @@ impl Sandbox {
 
     /// The payment as the sandbox knows it.
     pub fn get(&self, payment_id: &str) -> PResult<ProviderPayment> {
-        let mut conn = self.db.get()?;
-        sandbox_payments::table
-            .find(payment_id)
-            .select(Row::as_select())
-            .first(&mut conn)
-            .optional()?
-            .ok_or_else(|| ProviderError::UnknownPayment(payment_id.to_owned()))?
-            .view()
+        load(&mut *self.db.get()?, payment_id)?.view()
     }
+}
+
+/// The payment with this id, or `UnknownPayment`.
+fn load(c: &mut DbConnection, payment_id: &str) -> PResult<Row> {
+    sandbox_payments::table
+        .find(payment_id)
+        .select(Row::as_select())
+        .first(c)
+        .optional()?
+        .ok_or_else(|| ProviderError::UnknownPayment(payment_id.to_owned()))
 }
 
 fn approve(row: &mut Row) -> &'static str {
@@ -375,12 +373,7 @@ impl PaymentProvider for Sandbox {
         let mut conn = self.db.get()?;
         let (view, emitted) =
             db::write_transaction(&mut conn, |c| -> PResult<(ProviderPayment, bool)> {
-                let mut row: Row = sandbox_payments::table
-                    .find(payment_id)
-                    .select(Row::as_select())
-                    .first(c)
-                    .optional()?
-                    .ok_or_else(|| ProviderError::UnknownPayment(payment_id.to_owned()))?;
+                let mut row = load(c, payment_id)?;
                 let seen: Option<(String, i64)> = sandbox_refunds::table
                     .find(refund_key)
                     .select((sandbox_refunds::payment_id, sandbox_refunds::amount_minor))

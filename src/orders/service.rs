@@ -260,18 +260,35 @@ pub fn checkout(
     let amount =
         Money::new(order.amount_minor, currency).map_err(|e| OrderError::Invalid(e.to_string()))?;
     match provider.create_payment(&order.id, amount, CaptureMethod::Automatic) {
-        Ok(payment) => db::write_transaction(conn, |c| {
-            store::set_payment(c, &order.id, Some(&payment.id), payment.status.as_str())?;
-            store::audit(
-                c,
-                "payment",
-                &payment.id,
-                None,
-                payment.status.as_str(),
-                "created",
-            )?;
-            respond(c, &order.id, user_id, key)
-        }),
+        Ok(payment) => {
+            let still_pending = db::write_transaction(conn, |c| -> Result<bool, OrderError> {
+                store::set_payment(c, &order.id, Some(&payment.id), payment.status.as_str())?;
+                store::audit(
+                    c,
+                    "payment",
+                    &payment.id,
+                    None,
+                    payment.status.as_str(),
+                    "created",
+                )?;
+                let now = store::find_order(c, &order.id)?.ok_or(OrderError::NotFound("order"))?;
+                Ok(now.status == OrderStatus::PendingPayment.as_str())
+            })?;
+            if !still_pending {
+                // Expired or cancelled while its payment was being created: nothing may be
+                // charged for it.
+                let status = payment.status.as_str();
+                release_payment(
+                    conn,
+                    provider,
+                    &order.id,
+                    &payment.id,
+                    status,
+                    "order already closed",
+                )?;
+            }
+            db::write_transaction(conn, |c| respond(c, &order.id, user_id, key))
+        }
         Err(e) => {
             db::write_transaction(conn, |c| -> Result<(), OrderError> {
                 store::set_status(
@@ -644,6 +661,38 @@ pub fn my_orders(
         .collect()
 }
 
+/// Releases the payment of a closed order and records its new status. A payment that was
+/// captured meanwhile cannot be released: its success webhook makes the order paid, so access
+/// follows the charge.
+fn release_payment(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    order_id: &str,
+    payment_id: &str,
+    known_status: &str,
+    cause: &str,
+) -> Result<(), OrderError> {
+    match provider.release(payment_id) {
+        Ok(p) if p.status.as_str() != known_status => db::write_transaction(conn, |c| {
+            store::set_payment(c, order_id, None, p.status.as_str())?;
+            store::audit(
+                c,
+                "payment",
+                payment_id,
+                Some(known_status),
+                p.status.as_str(),
+                cause,
+            )
+            .map_err(OrderError::from)
+        }),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(order = order_id, error = %e, "could not release payment");
+            Ok(())
+        }
+    }
+}
+
 /// Ends an unpaid order: `to` is `Cancelled` (by the buyer) or `Expired` (by the sweep). The
 /// coupon use is given back and the provider payment released.
 fn close_unpaid(
@@ -674,24 +723,14 @@ fn close_unpaid(
         Ok(true)
     })?;
     if moved && let Some(payment_id) = &order.payment_id {
-        match provider.release(payment_id) {
-            Ok(p) => db::write_transaction(conn, |c| -> Result<(), OrderError> {
-                if order.payment_status != p.status.as_str() {
-                    store::set_payment(c, &order.id, None, p.status.as_str())?;
-                    store::audit(
-                        c,
-                        "payment",
-                        payment_id,
-                        Some(&order.payment_status),
-                        p.status.as_str(),
-                        cause,
-                    )?;
-                }
-                Ok(())
-            })?,
-            // Already captured: its success webhook makes the order paid, so access follows.
-            Err(e) => tracing::warn!(order = %order.id, error = %e, "could not release payment"),
-        }
+        release_payment(
+            conn,
+            provider,
+            &order.id,
+            payment_id,
+            &order.payment_status,
+            cause,
+        )?;
     }
     Ok(moved)
 }

@@ -967,10 +967,20 @@ async fn cancelled_and_expired_orders_release_their_payment(backend: Backend) {
     let s = shop(&quick, 1200).await;
     let order = new_order(&quick, &s.learner, &s.course).await;
     let expired = await_order(&quick, &s.learner, order["id"].as_str().unwrap(), |o| {
-        o["status"] == "expired"
+        o["status"] == "expired" && o["payment"]["status"] == "canceled"
     })
     .await;
-    assert_eq!(expired["payment"]["status"], "canceled");
+    let pid = expired["payment"]["id"].as_str().unwrap();
+    let sandbox: Value = quick
+        .get(&format!("/api/v1/sandbox/payments/{pid}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sandbox["status"], "canceled",
+        "nothing can be charged for an expired order"
+    );
     assert!(!owns(&quick, &s.learner, &s.course).await);
 }
 

@@ -1048,3 +1048,88 @@ async fn many_learners_checking_out_at_once_all_get_their_orders(backend: Backen
     }
     assert_eq!(counts(&app, "-", &s.course).await.2, 12);
 }
+
+/// The dispatcher retries a failing receiver with backoff and stops once it answers 2xx; every
+/// attempt carries a valid signature over the same event.
+#[actix_web::test]
+async fn webhook_delivery_is_retried_until_the_receiver_accepts() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let log = seen.clone();
+    let receiver = actix_web::HttpServer::new(move || {
+        let log = log.clone();
+        actix_web::App::new().default_service(actix_web::web::to(
+            move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
+                let log = log.clone();
+                async move {
+                    let header = req
+                        .headers()
+                        .get(signature::HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let mut log = log.lock().unwrap();
+                    log.push((header, String::from_utf8_lossy(&body).into_owned()));
+                    if log.len() < 3 {
+                        actix_web::HttpResponse::ServiceUnavailable().finish()
+                    } else {
+                        actix_web::HttpResponse::Ok().finish()
+                    }
+                }
+            },
+        ))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let url = format!("http://{}/hook", receiver.addrs()[0]);
+    let receiver = receiver.run();
+    let stop = receiver.handle();
+    actix_web::rt::spawn(receiver);
+
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("LYCEUM_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("LYCEUM_WEBHOOK_URL", &url),
+        ],
+    )
+    .await;
+    let s = shop(&app, 900).await;
+    let order = new_order(&app, &s.learner, &s.course).await;
+    confirm(&app, &order, CARD_OK).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while seen.lock().unwrap().len() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "retries never reached a third attempt"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let attempts = seen.lock().unwrap().clone();
+    let now = chrono::Utc::now().timestamp();
+    for (header, body) in &attempts {
+        assert_eq!(
+            signature::verify(WEBHOOK_SECRET.as_bytes(), header, body.as_bytes(), now),
+            Ok(())
+        );
+        assert_eq!(body, &attempts[0].1, "the same event each time");
+    }
+    // Delivered on the third attempt: no fourth.
+    let db = app.db().await;
+    let (tries, delivered) = db
+        .run(|c| -> Result<(i32, bool), DbError> {
+            use lyceum::db::schema::sandbox_outbox as o;
+            let (a, d): (i32, Option<chrono::NaiveDateTime>) =
+                o::table.select((o::attempts, o::delivered_at)).first(c)?;
+            Ok((a, d.is_some()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (tries, delivered),
+        (2, true),
+        "two failed attempts recorded, then delivered"
+    );
+    stop.stop(false).await;
+}

@@ -182,9 +182,13 @@ impl Db {
             Backend::Sqlite(_) => options.max_size.min(8),
             Backend::Postgres(_) => options.max_size,
         };
+        // No idle minimum: r2d2 would otherwise keep re-opening connections on its own threads
+        // (after a failover, or a test dropping its database), and a process that exits while
+        // one of those threads is inside libpq's connect crashes with SIGSEGV. Connections are
+        // opened on demand instead; `migrate` right after start surfaces an unreachable server.
         let pool = Pool::builder()
             .max_size(max_size.max(1))
-            .min_idle(Some(1))
+            .min_idle(Some(0))
             .connection_timeout(options.acquire_timeout)
             .build(Manager { backend })
             .map_err(|source| DbError::Connect {

@@ -185,7 +185,7 @@ impl Db {
         // No idle minimum: r2d2 would otherwise keep re-opening connections on its own threads
         // (after a failover, or a test dropping its database), and a process that exits while
         // one of those threads is inside libpq's connect crashes with SIGSEGV. Connections are
-        // opened on demand instead; `migrate` right after start surfaces an unreachable server.
+        // opened on demand instead.
         let pool = Pool::builder()
             .max_size(max_size.max(1))
             .min_idle(Some(0))
@@ -195,6 +195,12 @@ impl Db {
                 backend: backend_name,
                 source,
             })?;
+        // Dial once now, so an unreachable database is reported at start with the driver's
+        // own message rather than at the first request.
+        drop(pool.get().map_err(|source| DbError::Connect {
+            backend: backend_name,
+            source,
+        })?);
         Ok(Self { pool, backend_name })
     }
 

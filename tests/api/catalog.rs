@@ -27,24 +27,6 @@ backend_tests!(
     concurrent_enrolments_and_reviews_keep_counts_exact,
 );
 
-/// Sends `body` (if any) as JSON with a bearer token (if any).
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Response {
-    let mut req = app.request(method, path);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.expect("request")
-}
-
 /// Asserts `status` and returns the JSON body.
 async fn json_of(resp: Response, status: u16) -> Value {
     let got = resp.status().as_u16();
@@ -53,7 +35,8 @@ async fn json_of(resp: Response, status: u16) -> Value {
     body
 }
 
-fn course_body(title: &str, price: i64) -> Value {
+/// A valid course body with this title and EUR price.
+pub(crate) fn course_body(title: &str, price: i64) -> Value {
     json!({
         "title": title,
         "description": "A course about things.",
@@ -66,28 +49,22 @@ fn course_body(title: &str, price: i64) -> Value {
 }
 
 async fn create_course(app: &TestApp, owner: &TestUser, body: Value) -> Value {
-    let resp = send(
-        app,
-        Method::POST,
-        "/api/v1/courses",
-        Some(&owner.access_token),
-        Some(body),
-    )
-    .await;
+    let resp = app
+        .send(
+            Method::POST,
+            "/api/v1/courses",
+            Some(&owner.access_token),
+            Some(body),
+        )
+        .await;
     json_of(resp, 201).await
 }
 
 async fn add_lesson(app: &TestApp, owner: &TestUser, course: &str, body: Value) -> Value {
     let path = format!("/api/v1/courses/{course}/lessons");
     json_of(
-        send(
-            app,
-            Method::POST,
-            &path,
-            Some(&owner.access_token),
-            Some(body),
-        )
-        .await,
+        app.send(Method::POST, &path, Some(&owner.access_token), Some(body))
+            .await,
         201,
     )
     .await
@@ -95,12 +72,19 @@ async fn add_lesson(app: &TestApp, owner: &TestUser, course: &str, body: Value) 
 
 async fn action(app: &TestApp, who: &TestUser, course: &str, verb: &str) -> Response {
     let path = format!("/api/v1/courses/{course}/{verb}");
-    send(app, Method::POST, &path, Some(&who.access_token), None).await
+    app.send(Method::POST, &path, Some(&who.access_token), None)
+        .await
 }
 
 /// Creates a course with one lesson (a free preview plus a locked one when `locked`), submits
 /// it and has `admin` approve it; returns its id.
-async fn published(app: &TestApp, owner: &TestUser, admin: &TestUser, body: Value) -> String {
+/// Creates a course with a free-preview and a paid lesson, submits it and has `admin` approve it.
+pub(crate) async fn published(
+    app: &TestApp,
+    owner: &TestUser,
+    admin: &TestUser,
+    body: Value,
+) -> String {
     let id = create_course(app, owner, body).await["id"]
         .as_str()
         .unwrap()
@@ -195,22 +179,21 @@ async fn instructors_create_and_edit_their_own_courses(backend: Backend) {
     assert_eq!(course["instructor"]["id"], teacher.id.as_str());
     let id = course["id"].as_str().unwrap();
 
-    let learner_create = send(
-        &app,
-        Method::POST,
-        "/api/v1/courses",
-        Some(&learner.access_token),
-        Some(course_body("Mine", 0)),
-    )
-    .await;
+    let learner_create = app
+        .send(
+            Method::POST,
+            "/api/v1/courses",
+            Some(&learner.access_token),
+            Some(course_body("Mine", 0)),
+        )
+        .await;
     assert_error(learner_create, 403, "forbidden").await;
 
     let path = format!("/api/v1/courses/{id}");
     let edit = json!({"title": "Rust, Gently", "price": {"amount_minor": 1999, "currency": "usd"},
         "tags": ["async"], "cover_image_url": null});
     let updated = json_of(
-        send(
-            &app,
+        app.send(
             Method::PATCH,
             &path,
             Some(&teacher.access_token),
@@ -233,35 +216,32 @@ async fn instructors_create_and_edit_their_own_courses(backend: Backend) {
     );
 
     for token in [&other_teacher.access_token, &learner.access_token] {
-        let resp = send(&app, Method::PATCH, &path, Some(token), Some(edit.clone())).await;
+        let resp = app
+            .send(Method::PATCH, &path, Some(token), Some(edit.clone()))
+            .await;
         assert_error(resp, 403, "forbidden").await;
     }
-    let by_admin = send(
-        &app,
-        Method::PATCH,
-        &path,
-        Some(&admin.access_token),
-        Some(json!({"level": "advanced"})),
-    )
-    .await;
+    let by_admin = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&admin.access_token),
+            Some(json!({"level": "advanced"})),
+        )
+        .await;
     assert_eq!(json_of(by_admin, 200).await["level"], "advanced");
-    let unknown = send(
-        &app,
-        Method::PATCH,
-        "/api/v1/courses/nope",
-        Some(&teacher.access_token),
-        Some(json!({"title": "x"})),
-    )
-    .await;
+    let unknown = app
+        .send(
+            Method::PATCH,
+            "/api/v1/courses/nope",
+            Some(&teacher.access_token),
+            Some(json!({"title": "x"})),
+        )
+        .await;
     assert_error(unknown, 404, "not_found").await;
-    let anonymous = send(
-        &app,
-        Method::PATCH,
-        &path,
-        None,
-        Some(json!({"title": "x"})),
-    )
-    .await;
+    let anonymous = app
+        .send(Method::PATCH, &path, None, Some(json!({"title": "x"})))
+        .await;
     assert_error(anonymous, 401, "unauthorized").await;
 
     create_course(&app, &teacher, course_body("Second", 500)).await;
@@ -298,27 +278,27 @@ async fn invalid_course_input_is_refused_and_changes_nothing(backend: Backend) {
             "surprise": true}),
     ];
     for body in bad_bodies {
-        let resp = send(
-            &app,
-            Method::POST,
-            "/api/v1/courses",
-            Some(&teacher.access_token),
-            Some(body.clone()),
-        )
-        .await;
+        let resp = app
+            .send(
+                Method::POST,
+                "/api/v1/courses",
+                Some(&teacher.access_token),
+                Some(body.clone()),
+            )
+            .await;
         assert_error(resp, 400, "validation_failed").await;
     }
     let course = create_course(&app, &teacher, course_body("Keep me", 100)).await;
     let path = format!("/api/v1/courses/{}", course["id"].as_str().unwrap());
     let bad_edit = json!({"title": "New title", "price": {"amount_minor": -5, "currency": "EUR"}});
-    let resp = send(
-        &app,
-        Method::PATCH,
-        &path,
-        Some(&teacher.access_token),
-        Some(bad_edit),
-    )
-    .await;
+    let resp = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&teacher.access_token),
+            Some(bad_edit),
+        )
+        .await;
     let err = assert_error(resp, 400, "validation_failed").await;
     assert!(
         err["error"]["message"]
@@ -369,39 +349,38 @@ async fn lessons_are_ordered_and_edited_by_the_owner_only(backend: Backend) {
         lesson_ids.push(l["id"].as_str().unwrap().to_owned());
     }
     let lessons_path = format!("/api/v1/courses/{id}/lessons");
-    let empty = send(
-        &app,
-        Method::POST,
-        &lessons_path,
-        Some(&teacher.access_token),
-        Some(json!({"title": "Nothing"})),
-    )
-    .await;
+    let empty = app
+        .send(
+            Method::POST,
+            &lessons_path,
+            Some(&teacher.access_token),
+            Some(json!({"title": "Nothing"})),
+        )
+        .await;
     assert_error(empty, 400, "validation_failed").await;
-    let bad_media = send(
-        &app,
-        Method::POST,
-        &lessons_path,
-        Some(&teacher.access_token),
-        Some(json!({"title": "x", "media_url": "file:///etc/passwd"})),
-    )
-    .await;
+    let bad_media = app
+        .send(
+            Method::POST,
+            &lessons_path,
+            Some(&teacher.access_token),
+            Some(json!({"title": "x", "media_url": "file:///etc/passwd"})),
+        )
+        .await;
     assert_error(bad_media, 400, "validation_failed").await;
-    let stranger = send(
-        &app,
-        Method::POST,
-        &lessons_path,
-        Some(&other_teacher.access_token),
-        Some(json!({"title": "x", "body": "y"})),
-    )
-    .await;
+    let stranger = app
+        .send(
+            Method::POST,
+            &lessons_path,
+            Some(&other_teacher.access_token),
+            Some(json!({"title": "x", "body": "y"})),
+        )
+        .await;
     assert_error(stranger, 403, "forbidden").await;
 
     let order_path = format!("/api/v1/courses/{id}/lesson-order");
     let reversed: Vec<&String> = lesson_ids.iter().rev().collect();
     let reordered = json_of(
-        send(
-            &app,
+        app.send(
             Method::PUT,
             &order_path,
             Some(&teacher.access_token),
@@ -428,21 +407,20 @@ async fn lessons_are_ordered_and_edited_by_the_owner_only(backend: Backend) {
         ]),
         json!([&lesson_ids[0], &lesson_ids[1], "nope"]),
     ] {
-        let resp = send(
-            &app,
-            Method::PUT,
-            &order_path,
-            Some(&teacher.access_token),
-            Some(json!({"lesson_ids": bad})),
-        )
-        .await;
+        let resp = app
+            .send(
+                Method::PUT,
+                &order_path,
+                Some(&teacher.access_token),
+                Some(json!({"lesson_ids": bad})),
+            )
+            .await;
         assert_error(resp, 400, "validation_failed").await;
     }
 
     let l2 = format!("/api/v1/courses/{id}/lessons/{}", lesson_ids[1]);
     let edited = json_of(
-        send(
-            &app,
+        app.send(
             Method::PATCH,
             &l2,
             Some(&teacher.access_token),
@@ -456,28 +434,27 @@ async fn lessons_are_ordered_and_edited_by_the_owner_only(backend: Backend) {
         (edited["title"].as_str(), edited["free_preview"].as_bool()),
         (Some("L2 edited"), Some(true))
     );
-    let cleared = send(
-        &app,
-        Method::PATCH,
-        &l2,
-        Some(&teacher.access_token),
-        Some(json!({"body": null})),
-    )
-    .await;
+    let cleared = app
+        .send(
+            Method::PATCH,
+            &l2,
+            Some(&teacher.access_token),
+            Some(json!({"body": null})),
+        )
+        .await;
     assert_error(cleared, 400, "validation_failed").await;
-    let stranger_edit = send(
-        &app,
-        Method::PATCH,
-        &l2,
-        Some(&other_teacher.access_token),
-        Some(json!({"title": "mine"})),
-    )
-    .await;
+    let stranger_edit = app
+        .send(
+            Method::PATCH,
+            &l2,
+            Some(&other_teacher.access_token),
+            Some(json!({"title": "mine"})),
+        )
+        .await;
     assert_error(stranger_edit, 403, "forbidden").await;
     let unknown = format!("/api/v1/courses/{id}/lessons/nope");
     assert_error(
-        send(
-            &app,
+        app.send(
             Method::PATCH,
             &unknown,
             Some(&teacher.access_token),
@@ -490,13 +467,14 @@ async fn lessons_are_ordered_and_edited_by_the_owner_only(backend: Backend) {
     .await;
 
     assert_eq!(
-        send(&app, Method::DELETE, &l2, Some(&teacher.access_token), None)
+        app.send(Method::DELETE, &l2, Some(&teacher.access_token), None)
             .await
             .status(),
         204
     );
     assert_error(
-        send(&app, Method::DELETE, &l2, Some(&teacher.access_token), None).await,
+        app.send(Method::DELETE, &l2, Some(&teacher.access_token), None)
+            .await,
         404,
         "not_found",
     )
@@ -575,36 +553,35 @@ async fn the_status_flow_allows_only_legal_transitions(backend: Backend) {
     .await;
 
     let reject_path = format!("/api/v1/courses/{id}/reject");
-    let no_reason = send(
-        &app,
-        Method::POST,
-        &reject_path,
-        Some(&admin.access_token),
-        Some(json!({"reason": "  "})),
-    )
-    .await;
+    let no_reason = app
+        .send(
+            Method::POST,
+            &reject_path,
+            Some(&admin.access_token),
+            Some(json!({"reason": "  "})),
+        )
+        .await;
     assert_error(no_reason, 400, "validation_failed").await;
-    let missing = send(
-        &app,
-        Method::POST,
-        &reject_path,
-        Some(&admin.access_token),
-        Some(json!({})),
-    )
-    .await;
+    let missing = app
+        .send(
+            Method::POST,
+            &reject_path,
+            Some(&admin.access_token),
+            Some(json!({})),
+        )
+        .await;
     assert_error(missing, 400, "validation_failed").await;
-    let by_owner = send(
-        &app,
-        Method::POST,
-        &reject_path,
-        Some(&teacher.access_token),
-        Some(json!({"reason": "no"})),
-    )
-    .await;
+    let by_owner = app
+        .send(
+            Method::POST,
+            &reject_path,
+            Some(&teacher.access_token),
+            Some(json!({"reason": "no"})),
+        )
+        .await;
     assert_error(by_owner, 403, "forbidden").await;
     let rejected = json_of(
-        send(
-            &app,
+        app.send(
             Method::POST,
             &reject_path,
             Some(&admin.access_token),
@@ -624,20 +601,19 @@ async fn the_status_flow_allows_only_legal_transitions(backend: Backend) {
     assert_eq!(approved["rejection_reason"], Value::Null);
     assert!(approved["published_at"].is_string());
     assert_error(action(&app, &admin, id, "approve").await, 409, "conflict").await;
-    let late_reject = send(
-        &app,
-        Method::POST,
-        &reject_path,
-        Some(&admin.access_token),
-        Some(json!({"reason": "x"})),
-    )
-    .await;
+    let late_reject = app
+        .send(
+            Method::POST,
+            &reject_path,
+            Some(&admin.access_token),
+            Some(json!({"reason": "x"})),
+        )
+        .await;
     assert_error(late_reject, 409, "conflict").await;
 
     let path = format!("/api/v1/courses/{id}");
     let edited = json_of(
-        send(
-            &app,
+        app.send(
             Method::PATCH,
             &path,
             Some(&teacher.access_token),
@@ -656,14 +632,14 @@ async fn the_status_flow_allows_only_legal_transitions(backend: Backend) {
     assert_eq!(archived["status"], "archived");
     assert_error(action(&app, &admin, id, "archive").await, 409, "conflict").await;
     assert_error(action(&app, &teacher, id, "submit").await, 409, "conflict").await;
-    let frozen = send(
-        &app,
-        Method::PATCH,
-        &path,
-        Some(&teacher.access_token),
-        Some(json!({"title": "x"})),
-    )
-    .await;
+    let frozen = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&teacher.access_token),
+            Some(json!({"title": "x"})),
+        )
+        .await;
     assert_error(frozen, 409, "conflict").await;
     let after = json_of(detail(&app, id, Some(&teacher.access_token)).await, 200).await;
     assert_eq!(
@@ -874,7 +850,8 @@ async fn search_filters_sorts_and_paginates(backend: Backend) {
     for c in ["Rust Basics", "Sketching"] {
         let path = format!("/api/v1/courses/{}/enroll", id(c));
         json_of(
-            send(&app, Method::POST, &path, Some(&learner.access_token), None).await,
+            app.send(Method::POST, &path, Some(&learner.access_token), None)
+                .await,
             201,
         )
         .await;
@@ -882,7 +859,8 @@ async fn search_filters_sorts_and_paginates(backend: Backend) {
     let second = app.register("second@example.org").await;
     let path = format!("/api/v1/courses/{}/enroll", id("Sketching"));
     json_of(
-        send(&app, Method::POST, &path, Some(&second.access_token), None).await,
+        app.send(Method::POST, &path, Some(&second.access_token), None)
+            .await,
         201,
     )
     .await;
@@ -891,8 +869,7 @@ async fn search_filters_sorts_and_paginates(backend: Backend) {
     for (c, stars) in [("Rust Basics", 5), ("Sketching", 3)] {
         let path = format!("/api/v1/courses/{}/review", id(c));
         json_of(
-            send(
-                &app,
+            app.send(
                 Method::PUT,
                 &path,
                 Some(&learner.access_token),
@@ -958,14 +935,8 @@ async fn lesson_content_is_gated_by_entitlement(backend: Backend) {
 
     let enroll = format!("/api/v1/courses/{id}/enroll");
     let first = json_of(
-        send(
-            &app,
-            Method::POST,
-            &enroll,
-            Some(&learner.access_token),
-            None,
-        )
-        .await,
+        app.send(Method::POST, &enroll, Some(&learner.access_token), None)
+            .await,
         201,
     )
     .await;
@@ -974,14 +945,8 @@ async fn lesson_content_is_gated_by_entitlement(backend: Backend) {
         (Some("enroll"), Some(id.as_str()))
     );
     let again = json_of(
-        send(
-            &app,
-            Method::POST,
-            &enroll,
-            Some(&learner.access_token),
-            None,
-        )
-        .await,
+        app.send(Method::POST, &enroll, Some(&learner.access_token), None)
+            .await,
         200,
     )
     .await;
@@ -1035,45 +1000,45 @@ async fn paid_and_unpublished_courses_cannot_be_enrolled_for_free(backend: Backe
         ..
     } = cast(backend).await;
     let paid = published(&app, &teacher, &admin, course_body("Paid", 2999)).await;
-    let resp = send(
-        &app,
-        Method::POST,
-        &format!("/api/v1/courses/{paid}/enroll"),
-        Some(&learner.access_token),
-        None,
-    )
-    .await;
+    let resp = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/courses/{paid}/enroll"),
+            Some(&learner.access_token),
+            None,
+        )
+        .await;
     let err = assert_error(resp, 402, "payment_required").await;
     assert!(err["error"]["message"].as_str().unwrap().contains("order"));
     let draft = create_course(&app, &teacher, course_body("Draft", 0)).await;
-    let resp = send(
-        &app,
-        Method::POST,
-        &format!("/api/v1/courses/{}/enroll", draft["id"].as_str().unwrap()),
-        Some(&learner.access_token),
-        None,
-    )
-    .await;
+    let resp = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/courses/{}/enroll", draft["id"].as_str().unwrap()),
+            Some(&learner.access_token),
+            None,
+        )
+        .await;
     assert_error(resp, 404, "not_found").await;
-    let resp = send(
-        &app,
-        Method::POST,
-        "/api/v1/courses/missing/enroll",
-        Some(&learner.access_token),
-        None,
-    )
-    .await;
+    let resp = app
+        .send(
+            Method::POST,
+            "/api/v1/courses/missing/enroll",
+            Some(&learner.access_token),
+            None,
+        )
+        .await;
     assert_error(resp, 404, "not_found").await;
     let free = published(&app, &teacher, &admin, course_body("Free then archived", 0)).await;
     json_of(action(&app, &teacher, &free, "archive").await, 200).await;
-    let resp = send(
-        &app,
-        Method::POST,
-        &format!("/api/v1/courses/{free}/enroll"),
-        Some(&learner.access_token),
-        None,
-    )
-    .await;
+    let resp = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/courses/{free}/enroll"),
+            Some(&learner.access_token),
+            None,
+        )
+        .await;
     assert_error(resp, 409, "conflict").await;
     let library = json_of(
         app.get("/api/v1/me/courses", Some(&learner.access_token))
@@ -1178,7 +1143,10 @@ async fn reviews_need_an_entitlement_and_keep_aggregates_exact(backend: Backend)
     let review = format!("/api/v1/courses/{id}/review");
     let put = |token: String, body: Value| {
         let (app, review) = (&app, review.clone());
-        async move { send(app, Method::PUT, &review, Some(&token), Some(body)).await }
+        async move {
+            app.send(Method::PUT, &review, Some(&token), Some(body))
+                .await
+        }
     };
     assert_error(
         put(learner.access_token.clone(), json!({"rating": 5})).await,
@@ -1188,14 +1156,8 @@ async fn reviews_need_an_entitlement_and_keep_aggregates_exact(backend: Backend)
     .await;
     let enroll = format!("/api/v1/courses/{id}/enroll");
     json_of(
-        send(
-            &app,
-            Method::POST,
-            &enroll,
-            Some(&learner.access_token),
-            None,
-        )
-        .await,
+        app.send(Method::POST, &enroll, Some(&learner.access_token), None)
+            .await,
         201,
     )
     .await;
@@ -1234,8 +1196,7 @@ async fn reviews_need_an_entitlement_and_keep_aggregates_exact(backend: Backend)
     );
     let second_learner = app.register("second@example.org").await;
     json_of(
-        send(
-            &app,
+        app.send(
             Method::POST,
             &enroll,
             Some(&second_learner.access_token),
@@ -1287,8 +1248,7 @@ async fn reviews_need_an_entitlement_and_keep_aggregates_exact(backend: Backend)
     assert_eq!(list["items"][0]["rating"], 3, "most recently changed first");
 
     assert_eq!(
-        send(
-            &app,
+        app.send(
             Method::DELETE,
             &review,
             Some(&second_learner.access_token),
@@ -1299,8 +1259,7 @@ async fn reviews_need_an_entitlement_and_keep_aggregates_exact(backend: Backend)
         204
     );
     assert_error(
-        send(
-            &app,
+        app.send(
             Method::DELETE,
             &review,
             Some(&second_learner.access_token),
@@ -1334,14 +1293,13 @@ async fn concurrent_enrolments_and_reviews_keep_counts_exact(backend: Backend) {
     let statuses = futures_util::future::join_all(
         learners
             .iter()
-            .map(|l| send(&app, Method::POST, &enroll, Some(&l.access_token), None)),
+            .map(|l| app.send(Method::POST, &enroll, Some(&l.access_token), None)),
     )
     .await;
     assert!(statuses.iter().all(|r| r.status() == 201));
     let reviews = futures_util::future::join_all(learners.iter().enumerate().map(|(i, l)| {
         let stars = i64::try_from(i % 5).unwrap() + 1;
-        send(
-            &app,
+        app.send(
             Method::PUT,
             &review,
             Some(&l.access_token),
@@ -1360,8 +1318,7 @@ async fn concurrent_enrolments_and_reviews_keep_counts_exact(backend: Backend) {
     let lessons_path = format!("/api/v1/courses/{}/lessons", draft["id"].as_str().unwrap());
     let added = futures_util::future::join_all((0..5).map(|n| {
         let body = json!({"title": format!("L{n}"), "body": "text"});
-        send(
-            &app,
+        app.send(
             Method::POST,
             &lessons_path,
             Some(&teacher.access_token),

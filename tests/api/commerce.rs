@@ -44,20 +44,6 @@ async fn app(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(backend, &vars).await
 }
 
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Response {
-    let mut req = app.request(method, path).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.expect("request")
-}
-
 /// The cast of a purchase: an admin, an instructor with a published course, and a learner.
 struct Shop {
     admin: TestUser,
@@ -73,53 +59,14 @@ async fn published_course(
     admin: &TestUser,
     price_minor: i64,
 ) -> String {
-    let t = &instructor.access_token;
-    let resp = send(
+    let title = format!("Course {}", uuid::Uuid::new_v4());
+    crate::catalog::published(
         app,
-        Method::POST,
-        "/api/v1/courses",
-        t,
-        Some(json!({"title": format!("Course {}", uuid::Uuid::new_v4()), "category": "programming",
-                    "price": {"amount_minor": price_minor, "currency": "EUR"}, "description": "Learn things"})),
+        instructor,
+        admin,
+        crate::catalog::course_body(&title, price_minor),
     )
-    .await;
-    assert_eq!(
-        resp.status(),
-        201,
-        "{}",
-        resp.text().await.unwrap_or_default()
-    );
-    let course: Value = resp.json().await.unwrap();
-    let id = course["id"].as_str().unwrap().to_owned();
-    let lesson = json!({"title": "Intro", "body": "Welcome", "duration_secs": 60});
-    let resp = send(
-        app,
-        Method::POST,
-        &format!("/api/v1/courses/{id}/lessons"),
-        t,
-        Some(lesson),
-    )
-    .await;
-    assert_eq!(resp.status(), 201);
-    let resp = send(
-        app,
-        Method::POST,
-        &format!("/api/v1/courses/{id}/submit"),
-        t,
-        None,
-    )
-    .await;
-    assert_eq!(resp.status(), 200);
-    let resp = send(
-        app,
-        Method::POST,
-        &format!("/api/v1/courses/{id}/approve"),
-        &admin.access_token,
-        None,
-    )
-    .await;
-    assert_eq!(resp.status(), 200);
-    id
+    .await
 }
 
 async fn shop(app: &TestApp, price_minor: i64) -> Shop {
@@ -174,11 +121,10 @@ async fn confirm(app: &TestApp, order: &Value, card: &str) -> Response {
 }
 
 async fn order_of(app: &TestApp, user: &TestUser, id: &str) -> Value {
-    send(
-        app,
+    app.send(
         Method::GET,
         &format!("/api/v1/orders/{id}"),
-        &user.access_token,
+        Some(&user.access_token),
         None,
     )
     .await
@@ -218,32 +164,32 @@ async fn buy(app: &TestApp, user: &TestUser, course: &str) -> Value {
 }
 
 async fn owns(app: &TestApp, user: &TestUser, course: &str) -> bool {
-    let lib: Value = send(
-        app,
-        Method::GET,
-        "/api/v1/me/courses",
-        &user.access_token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let lib: Value = app
+        .send(
+            Method::GET,
+            "/api/v1/me/courses",
+            Some(&user.access_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     lib.to_string().contains(course)
 }
 
 async fn revenue(app: &TestApp, admin: &TestUser) -> Value {
-    let list: Value = send(
-        app,
-        Method::GET,
-        "/api/v1/admin/revenue",
-        &admin.access_token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let list: Value = app
+        .send(
+            Method::GET,
+            "/api/v1/admin/revenue",
+            Some(&admin.access_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     for r in list.as_array().unwrap() {
         assert_eq!(r["trial_balance_minor"], 0, "ledger out of balance: {list}");
     }
@@ -256,17 +202,17 @@ async fn revenue(app: &TestApp, admin: &TestUser) -> Value {
 }
 
 async fn earnings(app: &TestApp, instructor: &TestUser) -> Value {
-    let list: Value = send(
-        app,
-        Method::GET,
-        "/api/v1/me/earnings",
-        &instructor.access_token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let list: Value = app
+        .send(
+            Method::GET,
+            "/api/v1/me/earnings",
+            Some(&instructor.access_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     list.as_array()
         .unwrap()
         .iter()
@@ -331,28 +277,28 @@ async fn a_purchase_goes_from_checkout_through_the_webhook_to_access(backend: Ba
     assert_eq!(rev["platform_net_minor"], 1000);
     assert_eq!(counts(&app, id, &s.course).await, (1, 1, 1));
 
-    let mine: Value = send(
-        &app,
-        Method::GET,
-        "/api/v1/orders",
-        &s.learner.access_token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let mine: Value = app
+        .send(
+            Method::GET,
+            "/api/v1/orders",
+            Some(&s.learner.access_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine.as_array().unwrap().len(), 1);
     // Another learner cannot see it.
     let other = app.register("other@example.org").await;
-    let resp = send(
-        &app,
-        Method::GET,
-        &format!("/api/v1/orders/{id}"),
-        &other.access_token,
-        None,
-    )
-    .await;
+    let resp = app
+        .send(
+            Method::GET,
+            &format!("/api/v1/orders/{id}"),
+            Some(&other.access_token),
+            None,
+        )
+        .await;
     assert_error(resp, 404, "not_found").await;
 }
 
@@ -454,14 +400,14 @@ async fn idempotency_keys_replay_or_refuse(backend: Backend) {
         201
     );
     // The key is required and checked.
-    let resp = send(
-        &app,
-        Method::POST,
-        "/api/v1/orders",
-        &s.learner.access_token,
-        Some(body.clone()),
-    )
-    .await;
+    let resp = app
+        .send(
+            Method::POST,
+            "/api/v1/orders",
+            Some(&s.learner.access_token),
+            Some(body.clone()),
+        )
+        .await;
     assert_error(resp, 400, "validation_failed").await;
     assert_error(
         checkout(&app, &s.learner, &"k".repeat(300), body).await,
@@ -490,13 +436,7 @@ async fn fifty_concurrent_checkouts_with_one_key_make_one_order(backend: Backend
 async fn what_cannot_be_bought_is_refused(backend: Backend) {
     let app = app(backend, &[]).await;
     let s = shop(&app, 1000).await;
-    let draft: Value = send(
-        &app,
-        Method::POST,
-        "/api/v1/courses",
-        &s.instructor.access_token,
-        Some(json!({"title": "Draft", "category": "programming", "price": {"amount_minor": 900, "currency": "EUR"}})),
-    )
+    let draft: Value = app.send(Method::POST, "/api/v1/courses", Some(&s.instructor.access_token), Some(json!({"title": "Draft", "category": "programming", "price": {"amount_minor": 900, "currency": "EUR"}})))
     .await
     .json()
     .await
@@ -715,7 +655,7 @@ async fn coupons_discount_and_respect_their_limits(backend: Backend) {
     let app = app(backend, &[]).await;
     let s = shop(&app, 10_000).await;
     let t = &s.instructor.access_token;
-    let coupon = |body: Value| send(&app, Method::POST, "/api/v1/coupons", t, Some(body));
+    let coupon = |body: Value| app.send(Method::POST, "/api/v1/coupons", Some(t), Some(body));
     let resp = coupon(json!({"code": "launch25", "percent_off_bps": 2500, "course_id": s.course, "max_redemptions": 1})).await;
     assert_eq!(resp.status(), 201);
     assert_error(
@@ -764,11 +704,10 @@ async fn coupons_discount_and_respect_their_limits(backend: Backend) {
     .await;
     assert_error(resp, 409, "conflict").await;
     // Cancelling gives the use back.
-    send(
-        &app,
+    app.send(
         Method::POST,
         &format!("/api/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
-        &s.learner.access_token,
+        Some(&s.learner.access_token),
         None,
     )
     .await;
@@ -793,14 +732,14 @@ async fn coupons_discount_and_respect_their_limits(backend: Backend) {
     assert_eq!(rev["collected_minor"], 7500);
 
     // A site-wide 100% coupon from an admin makes the order paid at once, no payment needed.
-    let resp = send(
-        &app,
-        Method::POST,
-        "/api/v1/coupons",
-        &s.admin.access_token,
-        Some(json!({"code": "GIFT", "percent_off_bps": 10000, "max_per_user": 1})),
-    )
-    .await;
+    let resp = app
+        .send(
+            Method::POST,
+            "/api/v1/coupons",
+            Some(&s.admin.access_token),
+            Some(json!({"code": "GIFT", "percent_off_bps": 10000, "max_per_user": 1})),
+        )
+        .await;
     assert_eq!(resp.status(), 201);
     let carol = app.register("carol@example.org").await;
     let gift: Value = checkout(
@@ -827,7 +766,10 @@ async fn refunds_follow_the_rules_and_the_ledger_balances(backend: Backend) {
         let token = user.access_token.clone();
         let path = format!("/api/v1/orders/{id}/refund");
         let app = &app;
-        async move { send(app, Method::POST, &path, &token, Some(body)).await }
+        async move {
+            app.send(Method::POST, &path, Some(&token), Some(body))
+                .await
+        }
     };
     // Learners: full refunds only, with a reason.
     assert_error(
@@ -910,17 +852,17 @@ async fn refunds_follow_the_rules_and_the_ledger_balances(backend: Backend) {
     let bob = app.register("bob@example.org").await;
     let bought = buy(&app, &bob, &s.course).await;
     let path = format!("/api/v1/orders/{}/refund", bought["id"].as_str().unwrap());
-    let done: Value = send(
-        &app,
-        Method::POST,
-        &path,
-        &bob.access_token,
-        Some(json!({"reason": "not for me"})),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let done: Value = app
+        .send(
+            Method::POST,
+            &path,
+            Some(&bob.access_token),
+            Some(json!({"reason": "not for me"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(done["status"], "refunded");
     assert!(!owns(&app, &bob, &s.course).await);
     revenue(&app, &s.admin).await;
@@ -934,12 +876,14 @@ async fn cancelled_and_expired_orders_release_their_payment(backend: Backend) {
     let stranger = app.register("x@example.org").await;
     let path = format!("/api/v1/orders/{id}/cancel");
     assert_error(
-        send(&app, Method::POST, &path, &stranger.access_token, None).await,
+        app.send(Method::POST, &path, Some(&stranger.access_token), None)
+            .await,
         404,
         "not_found",
     )
     .await;
-    let cancelled: Value = send(&app, Method::POST, &path, &s.learner.access_token, None)
+    let cancelled: Value = app
+        .send(Method::POST, &path, Some(&s.learner.access_token), None)
         .await
         .json()
         .await
@@ -948,7 +892,8 @@ async fn cancelled_and_expired_orders_release_their_payment(backend: Backend) {
     assert_eq!(cancelled["payment"]["status"], "canceled");
     assert_error(confirm(&app, &order, CARD_OK).await, 409, "conflict").await;
     assert_error(
-        send(&app, Method::POST, &path, &s.learner.access_token, None).await,
+        app.send(Method::POST, &path, Some(&s.learner.access_token), None)
+            .await,
         409,
         "conflict",
     )

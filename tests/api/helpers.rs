@@ -207,6 +207,24 @@ impl TestApp {
             .request(method, format!("{}{}", self.address, path))
     }
 
+    /// Sends `body` (if any) as JSON with a bearer token (if any).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.request(method, path);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
+    }
+
     /// POSTs JSON.
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
         self.request(Method::POST, path)

@@ -92,6 +92,11 @@ pub struct Settings {
     /// Sandbox test mode that delivers some webhooks twice and out of order
     /// (`LYCEUM_SANDBOX_CHAOS=1`).
     pub sandbox_chaos: bool,
+    /// Largest whole WebSocket message accepted; larger ones close with 1009
+    /// (`LYCEUM_WS_MAX_MESSAGE_BYTES`).
+    pub ws_max_message_bytes: usize,
+    /// Mount the `GET /ws/echo` conformance endpoint (`LYCEUM_WS_ECHO=1`).
+    pub ws_echo: bool,
 }
 
 /// A configuration value that could not be used.
@@ -169,6 +174,8 @@ impl Settings {
             webhook_secret: var("LYCEUM_WEBHOOK_SECRET").map(Secret::new),
             webhook_url: var("LYCEUM_WEBHOOK_URL"),
             sandbox_chaos: parse(&var, "LYCEUM_SANDBOX_CHAOS", Some(0u8))? != 0,
+            ws_max_message_bytes: parse(&var, "LYCEUM_WS_MAX_MESSAGE_BYTES", Some(64 * 1024))?,
+            ws_echo: parse(&var, "LYCEUM_WS_ECHO", Some(0u8))? != 0,
             data_dir,
         })
     }

@@ -14,6 +14,7 @@
 //!   behaviour events.
 //! - [`money`]: `Money` and `Currency`: integer minor units, never floats.
 //! - [`pagination`]: bounded `limit`/`offset` for list endpoints.
+//! - [`realtime`]: the WebSocket frame layer and the echo endpoint for conformance tests.
 //! - [`seed`]: the idempotent demo data set.
 
 pub mod accounts;
@@ -28,6 +29,7 @@ pub mod ops;
 pub mod orders;
 pub mod pagination;
 pub mod payments;
+pub mod realtime;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;

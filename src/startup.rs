@@ -20,6 +20,7 @@ use crate::orders::service::CommerceConfig;
 use crate::payments::WebhookSecret;
 use crate::payments::dispatcher::Dispatcher;
 use crate::payments::sandbox::Sandbox;
+use crate::realtime::echo::{self, EchoLimit};
 use crate::{api, ops, telemetry};
 use actix::Actor;
 use tokio::sync::Notify;
@@ -136,6 +137,12 @@ impl Application {
                 .app_data(webhook_secret.clone())
                 .configure(|cfg| api::extractor_config(cfg, settings.max_body_bytes))
                 .configure(api::configure)
+                .configure(|cfg| {
+                    if settings.ws_echo {
+                        cfg.app_data(web::Data::new(EchoLimit(settings.ws_max_message_bytes)))
+                            .route("/ws/echo", web::get().to(echo::echo));
+                    }
+                })
                 .service(
                     Files::new("/", &settings.static_dir)
                         .index_file("index.html")

@@ -10,3 +10,4 @@ mod cli;
 mod commerce;
 mod errors;
 mod ops;
+mod realtime;

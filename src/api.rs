@@ -84,6 +84,11 @@ route_table! {
     post "/api/v1/sandbox/payments/{id}/authenticate" => crate::payments::routes::authenticate,
     get "/api/v1/me/earnings" => crate::ledger::routes::earnings,
     get "/api/v1/admin/revenue" => crate::ledger::routes::revenue,
+    post "/api/v1/courses/{id}/live-sessions" => crate::classroom::sessions::schedule,
+    get "/api/v1/courses/{id}/live-sessions" => crate::classroom::sessions::list,
+    post "/api/v1/live-sessions/{id}/start" => crate::classroom::sessions::start,
+    post "/api/v1/live-sessions/{id}/end" => crate::classroom::sessions::end,
+    get "/ws" => crate::realtime::session::connect,
 }
 
 /// Declares the bearer scheme the secured routes refer to.

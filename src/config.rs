@@ -97,6 +97,9 @@ pub struct Settings {
     pub ws_max_message_bytes: usize,
     /// Mount the `GET /ws/echo` conformance endpoint (`LYCEUM_WS_ECHO=1`).
     pub ws_echo: bool,
+    /// Server ping interval on WebSockets (`LYCEUM_WS_HEARTBEAT_SECS`); silence for two
+    /// intervals closes the connection.
+    pub ws_heartbeat: Duration,
 }
 
 /// A configuration value that could not be used.
@@ -176,6 +179,7 @@ impl Settings {
             sandbox_chaos: parse(&var, "LYCEUM_SANDBOX_CHAOS", Some(0u8))? != 0,
             ws_max_message_bytes: parse(&var, "LYCEUM_WS_MAX_MESSAGE_BYTES", Some(64 * 1024))?,
             ws_echo: parse(&var, "LYCEUM_WS_ECHO", Some(0u8))? != 0,
+            ws_heartbeat: secs(parse::<u64>(&var, "LYCEUM_WS_HEARTBEAT_SECS", Some(15))?.max(1)),
             data_dir,
         })
     }

@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod api;
 pub mod catalog;
+pub mod classroom;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -21,6 +21,8 @@ use crate::payments::WebhookSecret;
 use crate::payments::dispatcher::Dispatcher;
 use crate::payments::sandbox::Sandbox;
 use crate::realtime::echo::{self, EchoLimit};
+use crate::realtime::room::Registry;
+use crate::realtime::session::Realtime;
 use crate::{api, ops, telemetry};
 use actix::Actor;
 use tokio::sync::Notify;
@@ -115,6 +117,13 @@ impl Application {
             .start(),
         );
         let commerce = web::Data::new(commerce);
+        let realtime = web::Data::new(Realtime {
+            db: db.clone(),
+            keys: keys.clone().into_inner(),
+            rooms: Registry::new(db.clone()).start(),
+            heartbeat: settings.ws_heartbeat,
+            max_message: settings.ws_max_message_bytes,
+        });
         let sandbox = web::Data::new(sandbox);
         let webhook_secret = web::Data::new(webhook_secret);
         let settings = Arc::new(settings);
@@ -133,6 +142,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(orders.clone())
                 .app_data(commerce.clone())
+                .app_data(realtime.clone())
                 .app_data(sandbox.clone())
                 .app_data(webhook_secret.clone())
                 .configure(|cfg| api::extractor_config(cfg, settings.max_body_bytes))

@@ -271,7 +271,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    live_sessions (id) {
+        id -> Text,
+        course_id -> Text,
+        title -> Text,
+        starts_at -> Timestamp,
+        status -> Text,
+        started_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    room_epochs (room) {
+        room -> Text,
+        epoch -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    room_events (room, epoch, seq) {
+        room -> Text,
+        epoch -> Text,
+        seq -> BigInt,
+        kind -> Text,
+        actor_id -> Nullable<Text>,
+        data -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    live_sessions,
+    room_epochs,
+    room_events,
     users,
     refresh_tokens,
     courses,

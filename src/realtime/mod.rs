@@ -1,7 +1,13 @@
 //! Realtime traffic over WebSockets.
 //!
 //! - `frames`: the frame layer (reassembly, size cap, UTF-8, close codes) shared by sessions.
+//! - `protocol`: client commands and server frames.
+//! - `session`: one actor per connection (`GET /ws`).
+//! - `room`: room actors (single writers of their logs) and the registry that finds them.
 //! - `echo`: the frame layer alone, echoing, for the Autobahn conformance suite.
 
 pub mod echo;
 pub mod frames;
+pub mod protocol;
+pub mod room;
+pub mod session;

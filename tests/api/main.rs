@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod admin;
 mod catalog;
+mod classroom;
 mod cli;
 mod commerce;
 mod errors;

@@ -1,0 +1,30 @@
+-- Live sessions of a course and the durable log of every room: one epoch per room, and events
+-- numbered 1, 2, 3… within it.
+CREATE TABLE live_sessions (
+    id TEXT PRIMARY KEY NOT NULL,
+    course_id TEXT NOT NULL REFERENCES courses(id),
+    title TEXT NOT NULL,
+    starts_at TIMESTAMP NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('scheduled', 'live', 'ended')),
+    started_at TIMESTAMP,
+    ended_at TIMESTAMP,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX live_sessions_course_idx ON live_sessions (course_id, starts_at);
+
+CREATE TABLE room_epochs (
+    room TEXT PRIMARY KEY NOT NULL,
+    epoch TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE room_events (
+    room TEXT NOT NULL,
+    epoch TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    actor_id TEXT,
+    data TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (room, epoch, seq)
+);

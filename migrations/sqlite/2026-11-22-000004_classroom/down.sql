@@ -1,0 +1,3 @@
+DROP TABLE room_events;
+DROP TABLE room_epochs;
+DROP TABLE live_sessions;

@@ -100,6 +100,10 @@ pub struct Settings {
     /// Server ping interval on WebSockets (`LYCEUM_WS_HEARTBEAT_SECS`); silence for two
     /// intervals closes the connection.
     pub ws_heartbeat: Duration,
+    /// Commands one connection may send per second, sustained (`LYCEUM_WS_RATE_PER_SEC`).
+    pub ws_rate_per_sec: u32,
+    /// Commands one connection may send at once (`LYCEUM_WS_BURST`).
+    pub ws_burst: u32,
 }
 
 /// A configuration value that could not be used.
@@ -179,6 +183,8 @@ impl Settings {
             sandbox_chaos: parse(&var, "LYCEUM_SANDBOX_CHAOS", Some(0u8))? != 0,
             ws_max_message_bytes: parse(&var, "LYCEUM_WS_MAX_MESSAGE_BYTES", Some(64 * 1024))?,
             ws_echo: parse(&var, "LYCEUM_WS_ECHO", Some(0u8))? != 0,
+            ws_rate_per_sec: parse(&var, "LYCEUM_WS_RATE_PER_SEC", Some(10))?,
+            ws_burst: parse(&var, "LYCEUM_WS_BURST", Some(20))?,
             ws_heartbeat: secs(parse::<u64>(&var, "LYCEUM_WS_HEARTBEAT_SECS", Some(15))?.max(1)),
             data_dir,
         })

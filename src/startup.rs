@@ -123,6 +123,7 @@ impl Application {
             rooms: Registry::new(db.clone()).start(),
             heartbeat: settings.ws_heartbeat,
             max_message: settings.ws_max_message_bytes,
+            rate: (settings.ws_burst, settings.ws_rate_per_sec),
         });
         let sandbox = web::Data::new(sandbox);
         let webhook_secret = web::Data::new(webhook_secret);

@@ -21,6 +21,8 @@ text_enum!(
         Refund = "refund",
         /// A review was written or changed.
         Review = "review",
+        /// Joined a live session's room.
+        LiveJoin = "live_join",
     }
 );
 
@@ -34,6 +36,7 @@ impl EventKind {
             Self::Purchase => 5.0,
             Self::Refund => -5.0,
             Self::Review => 2.0,
+            Self::LiveJoin => 2.0,
         }
     }
 }

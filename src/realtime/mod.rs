@@ -3,11 +3,13 @@
 //! - `frames`: the frame layer (reassembly, size cap, UTF-8, close codes) shared by sessions.
 //! - `protocol`: client commands and server frames.
 //! - `session`: one actor per connection (`GET /ws`).
+//! - `rate`: the per-connection command budget.
 //! - `room`: room actors (single writers of their logs) and the registry that finds them.
 //! - `echo`: the frame layer alone, echoing, for the Autobahn conformance suite.
 
 pub mod echo;
 pub mod frames;
 pub mod protocol;
+pub mod rate;
 pub mod room;
 pub mod session;

@@ -205,6 +205,7 @@ impl Handler<Publish> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) {
+        let received = std::time::Instant::now();
         let seq = self.seq + 1;
         let (db, room, epoch) = (self.db.clone(), self.name.clone(), self.epoch.clone());
         let (kind, user, data) = (msg.kind, msg.user_id.clone(), msg.data.clone());
@@ -229,6 +230,10 @@ impl Handler<Publish> for Room {
                         room.history.pop_front();
                     }
                     room.broadcast(&frame);
+                    metrics::counter!("room_events_total").increment(1);
+                    metrics::counter!("room_deliveries_total").increment(room.members.len() as u64);
+                    metrics::histogram!("room_fanout_latency_seconds")
+                        .record(received.elapsed().as_secs_f64());
                     if let Some(to) = reply_to {
                         to.do_send(Outbound(
                             ServerFrame::Ack {
@@ -294,6 +299,7 @@ impl Handler<Lookup> for Registry {
             })
             .or_insert_with(|| new_room(db, msg.0))
             .clone();
+        metrics::gauge!("rooms").set(self.rooms.len() as f64);
         MessageResult(addr)
     }
 }

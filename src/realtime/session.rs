@@ -19,9 +19,11 @@ use serde_json::json;
 
 use super::frames::{Inbound, Reassembler, close_reply};
 use super::protocol::{self, Command, MAX_CHAT_CHARS, ServerFrame};
+use super::rate::TokenBucket;
 use super::room::{Join, Leave, Lookup, Outbound, Publish, Registry, Room};
 use crate::accounts::AuthUser;
 use crate::accounts::tokens::TokenKeys;
+use crate::catalog::events::{self, EventKind};
 use crate::classroom::sessions::{self, ClassError};
 use crate::db::Db;
 use crate::error::ApiError;
@@ -43,6 +45,8 @@ pub struct Realtime {
     pub heartbeat: Duration,
     /// Largest whole message.
     pub max_message: usize,
+    /// Command budget per connection: (burst, per second).
+    pub rate: (u32, u32),
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -55,6 +59,7 @@ pub struct Session {
     frames: Reassembler,
     rooms: HashMap<String, Addr<Room>>,
     last_seen: Instant,
+    budget: TokenBucket,
 }
 
 impl Session {
@@ -100,6 +105,10 @@ impl Session {
             Err(e) => return self.send(ctx, ServerFrame::error(None, "invalid", e)),
         };
         let reference = frame.reference;
+        if let Err(wait) = self.budget.take(Instant::now()) {
+            let msg = format!("too many commands; retry in {} ms", wait.as_millis().max(1));
+            return self.send(ctx, ServerFrame::error(reference, "rate_limited", msg));
+        }
         let Some(user) = self.user.clone() else {
             return match frame.command {
                 Command::Auth { token } => {
@@ -181,7 +190,18 @@ impl Session {
         let allowed = async move {
             shared
                 .db
-                .run(move |c| sessions::may_join(c, &check_user, &live_id).map(|_| ()))
+                .run(move |c| -> Result<(), ClassError> {
+                    let (live, _) = sessions::may_join(c, &check_user, &live_id)?;
+                    let kind = EventKind::LiveJoin;
+                    events::record(
+                        c,
+                        &check_user.id,
+                        &live.course_id,
+                        kind,
+                        kind.default_weight(),
+                    )?;
+                    Ok(())
+                })
                 .await?;
             Ok::<_, ClassError>(
                 shared
@@ -226,6 +246,7 @@ impl Actor for Session {
     type Context = WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        metrics::gauge!("ws_connections").increment(1.0);
         if self.user.is_none() {
             ctx.run_later(AUTH_DEADLINE, |s, ctx| {
                 if s.user.is_none() {
@@ -249,6 +270,10 @@ impl Actor for Session {
             addr.do_send(Leave { session: self.id });
         }
         Running::Stop
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        metrics::gauge!("ws_connections").decrement(1.0);
     }
 }
 
@@ -327,6 +352,7 @@ pub async fn connect(
         user,
         rooms: HashMap::new(),
         last_seen: Instant::now(),
+        budget: TokenBucket::new(shared.rate.0, shared.rate.1, Instant::now()),
     };
     let (addr, resp) = ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(shared.max_message)

@@ -23,6 +23,7 @@ backend_tests!(
     the_log_continues_after_a_restart,
     bad_frames_get_errors_without_closing,
     authentication_by_token_or_first_frame,
+    commands_beyond_the_budget_are_rate_limited,
 );
 
 struct Class {
@@ -253,6 +254,27 @@ async fn only_entitled_users_join_and_chat_fans_out_in_order(backend: Backend) {
             assert_eq!(e["data"]["user"], c.learner.id);
         }
     }
+    let db = c.app.db().await;
+    let learner_id = c.learner.id.clone();
+    let joins = db
+        .run(move |conn| {
+            lyceum::catalog::events::for_user(conn, &learner_id).map_err(lyceum::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert!(
+        joins.iter().any(|e| e.kind == "live_join"),
+        "joining is a behaviour event"
+    );
+    let metrics = c.app.get("/metrics", None).await.text().await.unwrap();
+    for name in [
+        "ws_connections",
+        "rooms",
+        "room_events_total",
+        "room_fanout_latency_seconds_bucket",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
     send(
         &mut learner,
         json!({"type": "chat", "room": room, "text": "x".repeat(2001), "ref": "big"}),
@@ -417,4 +439,35 @@ async fn authentication_by_token_or_first_frame(backend: Backend) {
         4001,
         "commands before auth close the connection"
     );
+}
+
+async fn commands_beyond_the_budget_are_rate_limited(backend: Backend) {
+    let app = crate::helpers::spawn_app_with(
+        backend,
+        &[("LYCEUM_WS_BURST", "3"), ("LYCEUM_WS_RATE_PER_SEC", "1")],
+    )
+    .await;
+    let user = app.register("chatty@example.org").await;
+    let mut ws = connect(&app, &user.access_token).await;
+    for i in 0..5 {
+        send(&mut ws, json!({"type": "ping", "ref": format!("p{i}")})).await;
+    }
+    let answers: Vec<Value> = vec![
+        next(&mut ws).await,
+        next(&mut ws).await,
+        next(&mut ws).await,
+        next(&mut ws).await,
+        next(&mut ws).await,
+    ];
+    assert_eq!(
+        answers.iter().filter(|a| a["type"] == "pong").count(),
+        3,
+        "{answers:?}"
+    );
+    let limited: Vec<&Value> = answers
+        .iter()
+        .filter(|a| a["code"] == "rate_limited")
+        .collect();
+    assert_eq!(limited.len(), 2);
+    assert_eq!(limited[0]["ref"], "p3");
 }

@@ -28,3 +28,9 @@ CREATE TABLE room_events (
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (room, epoch, seq)
 );
+
+-- Live behaviour feeds the recommender too: widen the kinds.
+ALTER TABLE behavior_events DROP CONSTRAINT behavior_events_kind_check;
+ALTER TABLE behavior_events ADD CONSTRAINT behavior_events_kind_check CHECK (kind IN ('course_view',
+    'enroll', 'purchase', 'refund', 'review', 'live_join', 'question_asked', 'question_upvoted',
+    'poll_voted'));

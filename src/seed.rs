@@ -15,7 +15,8 @@ use crate::catalog::service::{
 };
 use crate::catalog::store as catalog_store;
 use crate::catalog::store::CourseRow;
-use crate::db::{DbConnection, DbError};
+use crate::classroom::sessions::{self as live_sessions, ClassError};
+use crate::db::{self, DbConnection, DbError};
 use crate::orders::service::{
     self as orders, CheckoutRequest, CommerceConfig, OrderError, OrderView,
 };
@@ -213,6 +214,28 @@ const PURCHASES: &[(&str, &str)] = &[
     ("amara@demo.lyceum.dev", "Cryptography Fundamentals"),
 ];
 
+/// Live sessions: (course title, session title, days from now, live already).
+const LIVE_SESSIONS: &[(&str, &str, i64, bool)] = &[
+    (
+        "Programming in Rust: First Steps",
+        "Office hours: ownership questions",
+        0,
+        true,
+    ),
+    (
+        "Programming in Rust: First Steps",
+        "Live coding: a CLI in an hour",
+        7,
+        false,
+    ),
+    (
+        "Async Rust in Production",
+        "Debugging a stuck executor",
+        3,
+        false,
+    ),
+];
+
 /// The card every demo purchase pays with.
 const DEMO_CARD: &str = "4242 4242 4242 4242";
 
@@ -237,6 +260,9 @@ pub enum SeedError {
     /// A demo purchase failed.
     #[error(transparent)]
     Order(#[from] OrderError),
+    /// A demo live session could not be created.
+    #[error(transparent)]
+    Class(#[from] ClassError),
     /// The data layer failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -272,6 +298,19 @@ pub fn seed_demo(conn: &mut DbConnection, shop: &DemoShop<'_>) -> Result<SeedRep
     }
     for (learner, title) in PURCHASES {
         seed_purchase(conn, shop, learner, title, &mut report)?;
+    }
+    for (course_title, title, days, live) in LIVE_SESSIONS {
+        let course = demo_course(conn, course_title)?;
+        if live_sessions::find_by_title(conn, &course.id, title)?.is_some() {
+            report.existing += 1;
+            continue;
+        }
+        let starts = db::now() + chrono::Duration::days(*days);
+        let session = live_sessions::insert(conn, &course.id, title, starts)?;
+        if *live {
+            live_sessions::go_live(conn, &session.id)?;
+        }
+        report.created += 1;
     }
     Ok(report)
 }

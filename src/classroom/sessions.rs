@@ -125,6 +125,58 @@ pub fn may_join(
     }
 }
 
+/// Stores a new scheduled session; callers check who may schedule.
+pub fn insert(
+    conn: &mut DbConnection,
+    course_id: &str,
+    title: &str,
+    starts_at: NaiveDateTime,
+) -> Result<LiveSession, ClassError> {
+    let row = LiveSession {
+        id: uuid::Uuid::now_v7().to_string(),
+        course_id: course_id.to_owned(),
+        title: title.to_owned(),
+        starts_at,
+        status: "scheduled".into(),
+        started_at: None,
+        ended_at: None,
+        created_at: db::now(),
+    };
+    diesel::insert_into(live_sessions::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(row)
+}
+
+/// The course's session with this title, if any: the natural key the demo seed uses.
+pub fn find_by_title(
+    conn: &mut DbConnection,
+    course_id: &str,
+    title: &str,
+) -> Result<Option<LiveSession>, ClassError> {
+    Ok(live_sessions::table
+        .filter(live_sessions::course_id.eq(course_id))
+        .filter(live_sessions::title.eq(title))
+        .select(LiveSession::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Marks a scheduled session live now (the demo seed; HTTP goes through `start`).
+pub fn go_live(conn: &mut DbConnection, id: &str) -> Result<(), ClassError> {
+    diesel::update(
+        live_sessions::table
+            .find(id)
+            .filter(live_sessions::status.eq("scheduled")),
+    )
+    .set((
+        live_sessions::status.eq("live"),
+        live_sessions::started_at.eq(Some(db::now())),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// `POST /courses/{id}/live-sessions` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -159,20 +211,7 @@ pub async fn schedule(
     let created = db
         .run(move |c| -> Result<LiveSession, ClassError> {
             require_teacher(c, &user, &course_id)?;
-            let row = LiveSession {
-                id: uuid::Uuid::now_v7().to_string(),
-                course_id,
-                title,
-                starts_at: body.starts_at.naive_utc(),
-                status: "scheduled".into(),
-                started_at: None,
-                ended_at: None,
-                created_at: db::now(),
-            };
-            diesel::insert_into(live_sessions::table)
-                .values(&row)
-                .execute(c)?;
-            Ok(row)
+            insert(c, &course_id, &title, body.starts_at.naive_utc())
         })
         .await?;
     Ok(HttpResponse::Created().json(created))

@@ -176,6 +176,28 @@ async fn seed_demo_is_idempotent(backend: Backend) {
         .unwrap();
     assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
     assert_eq!(orders[0]["status"], "paid");
+
+    // Live sessions: one live now, one scheduled, on the free Rust course.
+    let found: serde_json::Value = app
+        .get("/api/v1/courses?q=first%20steps", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let course = found["items"][0]["id"].as_str().unwrap().to_owned();
+    let sessions: serde_json::Value = app
+        .get(&format!("/api/v1/courses/{course}/live-sessions"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["live", "scheduled"], "{sessions}");
 }
 
 /// Counts of the seeded catalog: published, free, drafts, in review, and reviews plus

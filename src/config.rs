@@ -104,6 +104,9 @@ pub struct Settings {
     pub ws_rate_per_sec: u32,
     /// Commands one connection may send at once (`LYCEUM_WS_BURST`).
     pub ws_burst: u32,
+    /// Simultaneous WebSocket connections per user on one node
+    /// (`LYCEUM_WS_MAX_CONNECTIONS_PER_USER`).
+    pub ws_max_connections_per_user: usize,
 }
 
 /// A configuration value that could not be used.
@@ -185,6 +188,11 @@ impl Settings {
             ws_echo: parse(&var, "LYCEUM_WS_ECHO", Some(0u8))? != 0,
             ws_rate_per_sec: parse(&var, "LYCEUM_WS_RATE_PER_SEC", Some(10))?,
             ws_burst: parse(&var, "LYCEUM_WS_BURST", Some(20))?,
+            ws_max_connections_per_user: parse(
+                &var,
+                "LYCEUM_WS_MAX_CONNECTIONS_PER_USER",
+                Some(5),
+            )?,
             ws_heartbeat: secs(parse::<u64>(&var, "LYCEUM_WS_HEARTBEAT_SECS", Some(15))?.max(1)),
             data_dir,
         })

@@ -124,6 +124,8 @@ impl Application {
             heartbeat: settings.ws_heartbeat,
             max_message: settings.ws_max_message_bytes,
             rate: (settings.ws_burst, settings.ws_rate_per_sec),
+            max_per_user: settings.ws_max_connections_per_user,
+            per_user: Default::default(),
         });
         let sandbox = web::Data::new(sandbox);
         let webhook_secret = web::Data::new(webhook_secret);

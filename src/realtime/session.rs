@@ -32,6 +32,8 @@ use crate::error::ApiError;
 const AUTH_DEADLINE: Duration = Duration::from_secs(5);
 /// Close code for "not authenticated in time / bad token".
 const UNAUTHORIZED: u16 = 4001;
+/// Close code for "this user already has the maximum number of connections".
+const TOO_MANY_CONNECTIONS: u16 = 4008;
 
 /// What every session needs, shared.
 pub struct Realtime {
@@ -47,6 +49,34 @@ pub struct Realtime {
     pub max_message: usize,
     /// Command budget per connection: (burst, per second).
     pub rate: (u32, u32),
+    /// Most simultaneous connections of one user on this node.
+    pub max_per_user: usize,
+    /// Open connections per user on this node.
+    pub per_user: std::sync::Mutex<HashMap<String, usize>>,
+}
+
+impl Realtime {
+    /// Counts a new connection of `user_id`; false when the user already has the maximum.
+    fn admit(&self, user_id: &str) -> bool {
+        let mut open = self.per_user.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(user_id.to_owned()).or_default();
+        if *n >= self.max_per_user {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// Forgets one connection of `user_id`.
+    fn release(&self, user_id: &str) {
+        let mut open = self.per_user.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(user_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(user_id);
+            }
+        }
+    }
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -56,6 +86,8 @@ pub struct Session {
     id: u64,
     shared: web::Data<Realtime>,
     user: Option<AuthUser>,
+    /// A user authenticated by `?token=`, signed in once the actor runs.
+    preauth: Option<AuthUser>,
     frames: Reassembler,
     rooms: HashMap<String, Addr<Room>>,
     last_seen: Instant,
@@ -75,28 +107,34 @@ impl Session {
         ctx.stop();
     }
 
-    fn authenticate(&mut self, ctx: &mut WebsocketContext<Self>, token: &str) -> bool {
+    fn authenticate(&mut self, ctx: &mut WebsocketContext<Self>, token: &str) {
         match self.shared.keys.verify_access(token) {
-            Some(claims) => {
-                let user = AuthUser {
+            Some(claims) => self.signed_in(
+                ctx,
+                AuthUser {
                     id: claims.sub,
                     role: claims.role,
-                };
-                self.send(
-                    ctx,
-                    ServerFrame::Hello {
-                        user: user.id.clone(),
-                        heartbeat_s: self.shared.heartbeat.as_secs(),
-                    },
-                );
-                self.user = Some(user);
-                true
-            }
-            None => {
-                self.close(ctx, UNAUTHORIZED, "invalid or expired access token");
-                false
-            }
+                },
+            ),
+            None => self.close(ctx, UNAUTHORIZED, "invalid or expired access token"),
         }
+    }
+
+    /// Admits an authenticated user (within the per-user connection cap) and says hello.
+    fn signed_in(&mut self, ctx: &mut WebsocketContext<Self>, user: AuthUser) {
+        if !self.shared.admit(&user.id) {
+            return self.close(
+                ctx,
+                TOO_MANY_CONNECTIONS,
+                "too many connections for this user",
+            );
+        }
+        let hello = ServerFrame::Hello {
+            user: user.id.clone(),
+            heartbeat_s: self.shared.heartbeat.as_secs(),
+        };
+        self.send(ctx, hello);
+        self.user = Some(user);
     }
 
     fn command(&mut self, ctx: &mut WebsocketContext<Self>, text: &str) {
@@ -111,9 +149,7 @@ impl Session {
         }
         let Some(user) = self.user.clone() else {
             return match frame.command {
-                Command::Auth { token } => {
-                    self.authenticate(ctx, &token);
-                }
+                Command::Auth { token } => self.authenticate(ctx, &token),
                 _ => self.close(ctx, UNAUTHORIZED, "authenticate first"),
             };
         };
@@ -247,6 +283,9 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         metrics::gauge!("ws_connections").increment(1.0);
+        if let Some(user) = self.preauth.take() {
+            self.signed_in(ctx, user);
+        }
         if self.user.is_none() {
             ctx.run_later(AUTH_DEADLINE, |s, ctx| {
                 if s.user.is_none() {
@@ -274,6 +313,9 @@ impl Actor for Session {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         metrics::gauge!("ws_connections").decrement(1.0);
+        if let Some(user) = &self.user {
+            self.shared.release(&user.id);
+        }
     }
 }
 
@@ -341,25 +383,18 @@ pub async fn connect(
         ),
         None => None,
     };
-    let hello = user.as_ref().map(|u| ServerFrame::Hello {
-        user: u.id.clone(),
-        heartbeat_s: shared.heartbeat.as_secs(),
-    });
     let session = Session {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         frames: Reassembler::new(shared.max_message),
         shared: shared.clone(),
-        user,
+        user: None,
+        preauth: user,
         rooms: HashMap::new(),
         last_seen: Instant::now(),
         budget: TokenBucket::new(shared.rate.0, shared.rate.1, Instant::now()),
     };
-    let (addr, resp) = ws::WsResponseBuilder::new(session, &req, stream)
+    ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(shared.max_message)
-        .start_with_addr()
-        .map_err(|e| ApiError::Validation(format!("not a WebSocket upgrade: {e}")))?;
-    if let Some(h) = hello {
-        addr.do_send(Outbound(h.to_text()));
-    }
-    Ok(resp)
+        .start()
+        .map_err(|e| ApiError::Validation(format!("not a WebSocket upgrade: {e}")))
 }

@@ -24,6 +24,7 @@ backend_tests!(
     bad_frames_get_errors_without_closing,
     authentication_by_token_or_first_frame,
     commands_beyond_the_budget_are_rate_limited,
+    connections_per_user_are_capped,
 );
 
 struct Class {
@@ -470,4 +471,34 @@ async fn commands_beyond_the_budget_are_rate_limited(backend: Backend) {
         .collect();
     assert_eq!(limited.len(), 2);
     assert_eq!(limited[0]["ref"], "p3");
+}
+
+async fn connections_per_user_are_capped(backend: Backend) {
+    let app =
+        crate::helpers::spawn_app_with(backend, &[("LYCEUM_WS_MAX_CONNECTIONS_PER_USER", "2")])
+            .await;
+    let user = app.register("tabs@example.org").await;
+    let first = connect(&app, &user.access_token).await;
+    let _second = connect(&app, &user.access_token).await;
+    let url = format!(
+        "{}/ws?token={}",
+        app.address.replace("http://", "ws://"),
+        user.access_token
+    );
+    let (mut third, _) = tokio_tungstenite::connect_async(url.clone()).await.unwrap();
+    assert_eq!(next(&mut third).await["code"], 4008);
+    // Closing one makes room again.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (mut again, _) = tokio_tungstenite::connect_async(url.clone()).await.unwrap();
+        if next(&mut again).await["type"] == "hello" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed connection was never released"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

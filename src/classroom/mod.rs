@@ -2,6 +2,9 @@
 //!
 //! - `sessions`: scheduling, starting, ending and listing live sessions; who may join.
 //! - `log`: the room log (epoch + seq) in the database.
+//! - `rules`: what members may do in a room (chat, Q&A, hands, polls, moderation) and the
+//!   room state those events build, as plain functions.
 
 pub mod log;
+pub mod rules;
 pub mod sessions;

@@ -107,6 +107,15 @@ pub struct Settings {
     /// Simultaneous WebSocket connections per user on one node
     /// (`LYCEUM_WS_MAX_CONNECTIONS_PER_USER`).
     pub ws_max_connections_per_user: usize,
+    /// Room frames one connection may have queued before it is closed as a slow consumer
+    /// (`LYCEUM_WS_OUTBOUND_QUEUE`).
+    pub ws_outbound_queue: usize,
+    /// Events each room keeps in memory for recovery (`LYCEUM_ROOM_HISTORY`).
+    pub room_history: usize,
+    /// Above this many users a room broadcasts presence counts only (`LYCEUM_ROOM_ROSTER_MAX`).
+    pub room_roster_max: usize,
+    /// An empty room stops after this long (`LYCEUM_ROOM_IDLE_SECS`).
+    pub room_idle: Duration,
 }
 
 /// A configuration value that could not be used.
@@ -193,6 +202,10 @@ impl Settings {
                 "LYCEUM_WS_MAX_CONNECTIONS_PER_USER",
                 Some(5),
             )?,
+            ws_outbound_queue: parse::<usize>(&var, "LYCEUM_WS_OUTBOUND_QUEUE", Some(256))?.max(1),
+            room_history: parse::<usize>(&var, "LYCEUM_ROOM_HISTORY", Some(512))?.max(1),
+            room_roster_max: parse(&var, "LYCEUM_ROOM_ROSTER_MAX", Some(100))?,
+            room_idle: secs(parse(&var, "LYCEUM_ROOM_IDLE_SECS", Some(60))?),
             ws_heartbeat: secs(parse::<u64>(&var, "LYCEUM_WS_HEARTBEAT_SECS", Some(15))?.max(1)),
             data_dir,
         })

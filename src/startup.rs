@@ -20,8 +20,9 @@ use crate::orders::service::CommerceConfig;
 use crate::payments::WebhookSecret;
 use crate::payments::dispatcher::Dispatcher;
 use crate::payments::sandbox::Sandbox;
+use crate::realtime::broker::InProcess;
 use crate::realtime::echo::{self, EchoLimit};
-use crate::realtime::room::Registry;
+use crate::realtime::room::{Registry, RoomLimits};
 use crate::realtime::session::Realtime;
 use crate::{api, ops, telemetry};
 use actix::Actor;
@@ -120,12 +121,22 @@ impl Application {
         let realtime = web::Data::new(Realtime {
             db: db.clone(),
             keys: keys.clone().into_inner(),
-            rooms: Registry::new(db.clone()).start(),
+            rooms: Registry::new(
+                db.clone(),
+                Arc::new(InProcess::default()),
+                RoomLimits {
+                    history: settings.room_history,
+                    roster_max: settings.room_roster_max,
+                    idle: settings.room_idle,
+                },
+            )
+            .start(),
             heartbeat: settings.ws_heartbeat,
             max_message: settings.ws_max_message_bytes,
             rate: (settings.ws_burst, settings.ws_rate_per_sec),
             max_per_user: settings.ws_max_connections_per_user,
             per_user: Default::default(),
+            outbound_queue: settings.ws_outbound_queue,
         });
         let sandbox = web::Data::new(sandbox);
         let webhook_secret = web::Data::new(webhook_secret);

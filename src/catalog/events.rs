@@ -23,6 +23,12 @@ text_enum!(
         Review = "review",
         /// Joined a live session's room.
         LiveJoin = "live_join",
+        /// Asked a question in a live session.
+        QuestionAsked = "question_asked",
+        /// Upvoted someone's question in a live session.
+        QuestionUpvoted = "question_upvoted",
+        /// Voted in a live poll.
+        PollVoted = "poll_voted",
     }
 );
 
@@ -37,6 +43,8 @@ impl EventKind {
             Self::Refund => -5.0,
             Self::Review => 2.0,
             Self::LiveJoin => 2.0,
+            Self::QuestionAsked => 1.5,
+            Self::QuestionUpvoted | Self::PollVoted => 1.0,
         }
     }
 }

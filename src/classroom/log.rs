@@ -27,12 +27,7 @@ pub struct StoredEvent {
 /// server continues the same log.
 pub fn open(conn: &mut DbConnection, room: &str) -> QueryResult<(String, i64)> {
     db::write_transaction(conn, |c| {
-        let existing: Option<String> = room_epochs::table
-            .find(room)
-            .select(room_epochs::epoch)
-            .first(c)
-            .optional()?;
-        let epoch = match existing {
+        let epoch = match epoch(c, room)? {
             Some(e) => e,
             None => {
                 let e = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
@@ -55,44 +50,43 @@ pub fn open(conn: &mut DbConnection, room: &str) -> QueryResult<(String, i64)> {
     })
 }
 
-/// Stores one event.
+/// Stores one event of `room`'s log in `epoch`.
 pub fn append(
     conn: &mut DbConnection,
     room: &str,
     epoch: &str,
-    seq: i64,
-    kind: &str,
-    actor_id: Option<&str>,
-    data: &str,
+    event: &StoredEvent,
 ) -> QueryResult<()> {
     diesel::insert_into(room_events::table)
         .values((
             room_events::room.eq(room),
             room_events::epoch.eq(epoch),
-            room_events::seq.eq(seq),
-            room_events::kind.eq(kind),
-            room_events::actor_id.eq(actor_id),
-            room_events::data.eq(data),
-            room_events::created_at.eq(db::now()),
+            room_events::seq.eq(event.seq),
+            room_events::kind.eq(&event.kind),
+            room_events::actor_id.eq(&event.actor_id),
+            room_events::data.eq(&event.data),
+            room_events::created_at.eq(event.created_at),
         ))
         .execute(conn)
         .map(|_| ())
 }
 
-/// The last `limit` events of the epoch, oldest first.
-pub fn tail(
-    conn: &mut DbConnection,
-    room: &str,
-    epoch: &str,
-    limit: i64,
-) -> QueryResult<Vec<StoredEvent>> {
-    let mut rows: Vec<StoredEvent> = room_events::table
+/// Every event of the epoch, oldest first: rooms fold them into their state when they start,
+/// and transcripts are read from them.
+pub fn all(conn: &mut DbConnection, room: &str, epoch: &str) -> QueryResult<Vec<StoredEvent>> {
+    room_events::table
         .filter(room_events::room.eq(room))
         .filter(room_events::epoch.eq(epoch))
-        .order(room_events::seq.desc())
-        .limit(limit)
+        .order(room_events::seq.asc())
         .select(StoredEvent::as_select())
-        .load(conn)?;
-    rows.reverse();
-    Ok(rows)
+        .load(conn)
+}
+
+/// The room's current epoch, if its log was ever opened.
+pub fn epoch(conn: &mut DbConnection, room: &str) -> QueryResult<Option<String>> {
+    room_epochs::table
+        .find(room)
+        .select(room_epochs::epoch)
+        .first(conn)
+        .optional()
 }

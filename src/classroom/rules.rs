@@ -343,16 +343,15 @@ impl ClassState {
                     return Err(refuse("forbidden", "chat is locked"));
                 }
                 let text = text_of(&text, "a message", MAX_CHAT_CHARS)?;
-                if !actor.staff && self.slow_mode_s > 0 {
-                    if let Some(last) = self.last_chat.get(actor.user) {
-                        let next = *last + chrono::Duration::seconds(self.slow_mode_s.into());
-                        if now < next {
-                            let wait = (next - now).num_milliseconds().max(1);
-                            return Err(refuse(
-                                "slow_mode",
-                                format!("slow mode: wait {wait} ms before your next message"),
-                            ));
-                        }
+                let last = self.last_chat.get(actor.user).filter(|_| !actor.staff);
+                if let Some(last) = last.filter(|_| self.slow_mode_s > 0) {
+                    let next = *last + chrono::Duration::seconds(self.slow_mode_s.into());
+                    if now < next {
+                        let wait = (next - now).num_milliseconds().max(1);
+                        return Err(refuse(
+                            "slow_mode",
+                            format!("slow mode: wait {wait} ms before your next message"),
+                        ));
                     }
                 }
                 draft(

@@ -79,7 +79,8 @@ impl From<ClassError> for ApiError {
     }
 }
 
-fn find(conn: &mut DbConnection, id: &str) -> Result<LiveSession, ClassError> {
+/// The live session `id`.
+pub fn find(conn: &mut DbConnection, id: &str) -> Result<LiveSession, ClassError> {
     live_sessions::table
         .find(id)
         .select(LiveSession::as_select())

@@ -4,11 +4,15 @@
 //! - `protocol`: client commands and server frames.
 //! - `session`: one actor per connection (`GET /ws`).
 //! - `rate`: the per-connection command budget.
+//! - `outlet`: a session's bounded outbound queue as rooms see it.
+//! - `broker`: orders each room's log and carries it to the room actors hosting the room.
 //! - `room`: room actors (single writers of their logs) and the registry that finds them.
 //! - `echo`: the frame layer alone, echoing, for the Autobahn conformance suite.
 
+pub mod broker;
 pub mod echo;
 pub mod frames;
+pub mod outlet;
 pub mod protocol;
 pub mod rate;
 pub mod room;

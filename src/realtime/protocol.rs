@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::classroom::rules::{Action, Moderation};
+
 /// One client command with its optional `ref`, echoed in the answer.
 #[derive(Debug, Deserialize)]
 pub struct ClientFrame {
@@ -48,12 +50,131 @@ pub enum Command {
         /// 1–2000 characters.
         text: String,
     },
+    /// Ask a question.
+    Ask {
+        /// The room.
+        room: String,
+        /// 1–500 characters.
+        text: String,
+        /// Hide the asker from other learners (not from staff).
+        #[serde(default)]
+        anonymous: bool,
+    },
+    /// Upvote a question.
+    Vote {
+        /// The room.
+        room: String,
+        /// The question id.
+        question: i64,
+    },
+    /// Take an upvote back.
+    Unvote {
+        /// The room.
+        room: String,
+        /// The question id.
+        question: i64,
+    },
+    /// Answer a question (staff); without `text` it is just marked answered.
+    Answer {
+        /// The room.
+        room: String,
+        /// The question id.
+        question: i64,
+        /// The answer, 1–4000 characters.
+        #[serde(default)]
+        text: Option<String>,
+    },
+    /// Raise or lower one's hand.
+    Hand {
+        /// The room.
+        room: String,
+        /// Raised or lowered.
+        raised: bool,
+    },
+    /// Open a poll (staff).
+    PollOpen {
+        /// The room.
+        room: String,
+        /// The question.
+        question: String,
+        /// 2–10 options.
+        options: Vec<String>,
+    },
+    /// Vote in a poll.
+    PollVote {
+        /// The room.
+        room: String,
+        /// The poll id.
+        poll: i64,
+        /// Index of the option.
+        option: usize,
+    },
+    /// Close a poll (staff).
+    PollClose {
+        /// The room.
+        room: String,
+        /// The poll id.
+        poll: i64,
+    },
+    /// Staff actions: mute, unmute, kick, delete, slow_mode, lock_chat, hold_questions, approve,
+    /// pin, dismiss, lower_hand.
+    Moderate {
+        /// The room.
+        room: String,
+        /// The action and its fields.
+        #[serde(flatten)]
+        action: Moderation,
+    },
+    /// One page of the room's roster.
+    Roster {
+        /// The room.
+        room: String,
+        /// Entries to skip.
+        #[serde(default)]
+        offset: usize,
+        /// Page size, 1–200 (default 50).
+        #[serde(default = "default_roster_page")]
+        limit: usize,
+    },
     /// Application-level ping; answered with `pong`.
     Ping,
 }
 
-/// Longest chat message, in characters.
-pub const MAX_CHAT_CHARS: usize = 2000;
+fn default_roster_page() -> usize {
+    50
+}
+
+impl Command {
+    /// The room command this is, with its room; connection-level commands (auth, join, leave,
+    /// roster, ping) are given back.
+    pub fn into_room_action(self) -> Result<(String, Action), Self> {
+        Ok(match self {
+            Self::Chat { room, text } => (room, Action::Chat { text }),
+            Self::Ask {
+                room,
+                text,
+                anonymous,
+            } => (room, Action::Ask { text, anonymous }),
+            Self::Vote { room, question } => (room, Action::Vote { question }),
+            Self::Unvote { room, question } => (room, Action::Unvote { question }),
+            Self::Answer {
+                room,
+                question,
+                text,
+            } => (room, Action::Answer { question, text }),
+            Self::Hand { room, raised } => (room, Action::Hand { raised }),
+            Self::PollOpen {
+                room,
+                question,
+                options,
+            } => (room, Action::PollOpen { question, options }),
+            Self::PollVote { room, poll, option } => (room, Action::PollVote { poll, option }),
+            Self::PollClose { room, poll } => (room, Action::PollClose { poll }),
+            Self::Moderate { room, action } => (room, Action::Moderate(action)),
+            other => return Err(other),
+        })
+    }
+}
 
 /// Parses one text frame; the error is the message for an `invalid` error frame.
 pub fn parse(text: &str) -> Result<ClientFrame, String> {
@@ -102,18 +223,44 @@ pub enum ServerFrame {
         /// Payload.
         data: Value,
     },
-    /// Ephemeral member count.
+    /// Ephemeral presence: the member count, and who came or went in rooms up to the roster
+    /// threshold.
     Presence {
         /// The room.
         room: String,
-        /// Members present.
+        /// Users present (one per user, however many connections).
         count: usize,
+        /// `{user, name, role}` of a user who arrived.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        joined: Option<Value>,
+        /// `{user}` of a user who left.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        left: Option<Value>,
+    },
+    /// One page of a room's roster.
+    Roster {
+        /// Echoed `ref`.
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        /// The room.
+        room: String,
+        /// Users present.
+        count: usize,
+        /// Where this page starts.
+        offset: usize,
+        /// `{user, name, role, connections}`, staff first, then by name.
+        members: Vec<Value>,
+        /// Offset of the next page, if any.
+        next: Option<usize>,
     },
     /// A command succeeded.
     Ack {
         /// Echoed `ref`.
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        /// The seq of the event the command produced, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
     },
     /// A command failed; the connection stays open.
     Error {
@@ -167,6 +314,33 @@ mod tests {
     }
 
     #[test]
+    fn moderation_actions_parse_flat() {
+        let f =
+            parse(r#"{"type":"moderate","room":"class:1","action":"mute","user":"u1"}"#).unwrap();
+        let (room, action) = f.command.into_room_action().unwrap();
+        assert_eq!(room, "class:1");
+        assert_eq!(
+            action,
+            Action::Moderate(Moderation::Mute { user: "u1".into() })
+        );
+        let f = parse(r#"{"type":"moderate","room":"r","action":"pin","question":7}"#).unwrap();
+        assert!(matches!(
+            f.command,
+            Command::Moderate {
+                action: Moderation::Pin {
+                    question: 7,
+                    pinned: true
+                },
+                ..
+            }
+        ));
+        assert!(parse(r#"{"type":"moderate","room":"r","action":"explode"}"#).is_err());
+        assert!(
+            parse(r#"{"type":"moderate","room":"r","action":"slow_mode","seconds":-1}"#).is_err()
+        );
+    }
+
+    #[test]
     fn bad_frames_are_errors() {
         for bad in [
             "",
@@ -185,6 +359,8 @@ mod tests {
         let t = ServerFrame::Presence {
             room: "class:1".into(),
             count: 2,
+            joined: None,
+            left: None,
         }
         .to_text();
         assert_eq!(t, r#"{"type":"presence","room":"class:1","count":2}"#);

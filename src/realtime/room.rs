@@ -1,41 +1,72 @@
 //! Room actors and the registry that finds them.
 //!
-//! A `Room` owns one room: its members on this node, its log position (epoch + seq) and a
-//! bounded in-memory history. It is the single writer of its log: each event gets the next
-//! seq, is persisted, kept in history and fanned out, in that order — the actor waits for the
-//! write before handling its next message, so seq order is delivery order. It starts on the
-//! first join (reading epoch, seq and recent history from the database, so a restarted server
-//! continues the same log) and lives as long as the registry.
+//! A `Room` hosts one classroom on this node: its members, its state (`classroom::rules`), its
+//! log position (epoch + seq) and a bounded history for recovery. Commands are checked against
+//! the state, sequenced by the `Broker`, stored, folded into the state, kept in history and fanned
+//! out — the actor waits for the store before its next message, so seq order is delivery order.
+//! It starts on the first join by folding the stored log (so a restarted server continues the
+//! same log and state) and retires when it has been empty for the idle period.
 //!
-//! The `Registry` maps room names to room actors on this node.
+//! Presence is per node and ephemeral: one roster entry per user however many tabs; below the
+//! roster threshold each arrival and departure is broadcast, above it only a count, coalesced to
+//! one frame per second.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use bytestring::ByteString;
 use serde_json::{Value, json};
 
+use super::broker::{Broker, Sequenced};
+use super::outlet::{Notice, Outbound, Outlet};
 use super::protocol::ServerFrame;
-use crate::classroom::log;
+use crate::catalog::events::{self, EventKind};
+use crate::classroom::log::{self, StoredEvent};
+use crate::classroom::rules::{Action, Actor as RoomActor, ClassState, Refusal};
+use crate::classroom::sessions::{self, ClassError};
 use crate::db::{Db, DbError};
 
-/// Events kept in memory per room for recovery; older gaps get `recovered: false`.
-pub const HISTORY: usize = 512;
+/// Limits every room on this node shares.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomLimits {
+    /// Events kept in memory for recovery; older gaps get `recovered: false`.
+    pub history: usize,
+    /// Above this many users only presence counts are broadcast.
+    pub roster_max: usize,
+    /// An empty room retires after this long.
+    pub idle: Duration,
+}
 
-/// A frame for one session, already encoded.
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
-pub struct Outbound(pub String);
+/// Who a member is, as checked by the session before joining.
+#[derive(Debug, Clone)]
+pub struct MemberInfo {
+    /// User id.
+    pub user_id: String,
+    /// Display name.
+    pub name: String,
+    /// `instructor`, `admin` or `learner`.
+    pub role: &'static str,
+}
 
-/// Sent by a session: join the room, replaying what it missed after `since` in `epoch`.
+impl MemberInfo {
+    fn staff(&self) -> bool {
+        self.role != "learner"
+    }
+}
+
+/// Sent by a session: join, replaying what it missed after `since` in `epoch`. Refused for
+/// members who were kicked from the session.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), Refusal>")]
 pub struct Join {
     /// The joining connection.
     pub session: u64,
-    /// Its user.
-    pub user_id: String,
-    /// Where to send frames.
-    pub to: Recipient<Outbound>,
+    /// Who joins.
+    pub member: MemberInfo,
+    /// Where room frames go.
+    pub outlet: Outlet,
     /// Last seq the client saw.
     pub since: Option<i64>,
     /// Its epoch.
@@ -52,66 +83,347 @@ pub struct Leave {
     pub session: u64,
 }
 
-/// Sent by a session: append an event to the log and fan it out. Answered with `ack` to the
-/// sender once stored.
+/// Sent by a session: a member's command, answered with `ack {seq}` once stored or `error`.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Publish {
-    /// The sending connection (receives the ack).
+pub struct Act {
+    /// The sending connection.
     pub session: u64,
-    /// Who acts.
-    pub user_id: String,
-    /// Event kind.
-    pub kind: &'static str,
-    /// Payload.
-    pub data: Value,
-    /// Echoed in the ack.
+    /// Where to answer if the session is not a member.
+    pub notices: Recipient<Notice>,
+    /// The command.
+    pub action: Action,
+    /// Echoed in the answer.
     pub reference: Option<String>,
 }
 
-struct Member {
-    user_id: String,
-    to: Recipient<Outbound>,
+/// Sent by a session: one page of the roster.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RosterPage {
+    /// The asking connection.
+    pub session: u64,
+    /// Where to answer.
+    pub notices: Recipient<Notice>,
+    /// Entries to skip.
+    pub offset: usize,
+    /// Page size (capped at 200).
+    pub limit: usize,
+    /// Echoed in the answer.
+    pub reference: Option<String>,
 }
 
-/// One room.
+/// From the HTTP side: something happened to the live session (it started or ended).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Announce {
+    /// `class:<id>`.
+    pub room: String,
+    /// What happened.
+    pub action: Action,
+}
+
+struct Member {
+    info: MemberInfo,
+    outlet: Outlet,
+}
+
+struct Present {
+    name: String,
+    role: &'static str,
+    tabs: usize,
+}
+
+/// One history entry: the frame staff and the author see, and what everyone else sees when
+/// that differs.
+struct Entry {
+    seq: i64,
+    actor: Option<String>,
+    full: ByteString,
+    public: Option<ByteString>,
+}
+
+impl Entry {
+    fn for_member(&self, m: &MemberInfo) -> ByteString {
+        match &self.public {
+            Some(p) if !m.staff() && self.actor.as_deref() != Some(m.user_id.as_str()) => p.clone(),
+            _ => self.full.clone(),
+        }
+    }
+}
+
+/// One room on this node.
 pub struct Room {
     name: String,
     db: Db,
+    broker: Arc<dyn Broker>,
+    registry: Addr<Registry>,
+    limits: RoomLimits,
+    course_id: String,
     epoch: String,
     seq: i64,
-    history: VecDeque<(i64, String)>,
+    state: ClassState,
+    history: VecDeque<Entry>,
     members: HashMap<u64, Member>,
+    present: HashMap<String, Present>,
+    presence_dirty: bool,
+    empty_since: Option<Instant>,
+}
+
+/// What a starting room reads from the database.
+struct Loaded {
+    course_id: String,
+    status: String,
+    epoch: String,
+    events: Vec<StoredEvent>,
+}
+
+fn load(c: &mut crate::db::DbConnection, room: &str) -> Result<Loaded, ClassError> {
+    let live_id = room.strip_prefix("class:").unwrap_or(room);
+    let live = sessions::find(c, live_id)?;
+    let (epoch, _) = log::open(c, room)?;
+    let events = log::all(c, room, &epoch)?;
+    Ok(Loaded {
+        course_id: live.course_id,
+        status: live.status,
+        epoch,
+        events,
+    })
+}
+
+/// The behaviour event a room event means for the recommender, and who did it.
+fn behaviour(kind: &str) -> Option<EventKind> {
+    match kind {
+        "question_asked" => Some(EventKind::QuestionAsked),
+        "question_voted" => Some(EventKind::QuestionUpvoted),
+        "poll_voted" => Some(EventKind::PollVoted),
+        _ => None,
+    }
 }
 
 impl Room {
-    fn broadcast(&self, text: &str) {
-        for m in self.members.values() {
-            m.to.do_send(Outbound(text.to_owned()));
-        }
-    }
-
-    fn presence(&self) {
-        let users: std::collections::HashSet<&str> =
-            self.members.values().map(|m| m.user_id.as_str()).collect();
-        self.broadcast(
-            &ServerFrame::Presence {
-                room: self.name.clone(),
-                count: users.len(),
-            }
-            .to_text(),
-        );
-    }
-
-    fn event_frame(&self, seq: i64, kind: &str, at: &str, data: Value) -> String {
+    fn frame(&self, e: &Sequenced, data: &Value) -> ByteString {
         ServerFrame::Event {
             room: self.name.clone(),
-            seq,
-            kind: kind.to_owned(),
-            at: at.to_owned(),
-            data,
+            seq: e.seq,
+            kind: e.kind.clone(),
+            at: e.at.to_rfc3339(),
+            data: data.clone(),
         }
         .to_text()
+        .into()
+    }
+
+    /// Folds an event into the state and history without sending it (start-up replay).
+    fn record(&mut self, e: &Sequenced) {
+        self.seq = e.seq;
+        self.state.apply(e.seq, &e.kind, &e.data, e.at);
+        let public = crate::classroom::rules::public_view(&e.kind, &e.data);
+        let entry = Entry {
+            seq: e.seq,
+            actor: e.actor.clone(),
+            full: self.frame(e, &e.data),
+            public: public.map(|p| self.frame(e, &p)),
+        };
+        self.history.push_back(entry);
+        while self.history.len() > self.limits.history {
+            self.history.pop_front();
+        }
+    }
+
+    /// Applies a sequenced event and fans it out. Idempotent by seq: the broker's delivery of an
+    /// event this room already applied is ignored.
+    fn deliver(&mut self, e: &Sequenced) {
+        if e.seq <= self.seq {
+            return;
+        }
+        if e.seq != self.seq + 1 {
+            tracing::warn!(room = %self.name, from = self.seq, to = e.seq, "room log gap");
+        }
+        let started = Instant::now();
+        self.record(e);
+        let Some(entry) = self.history.back() else {
+            return;
+        };
+        let mut slow = Vec::new();
+        for (id, m) in &self.members {
+            if !m.outlet.offer(Outbound::One(entry.for_member(&m.info))) {
+                slow.push(*id);
+            }
+        }
+        let fanned = self.members.len() - slow.len();
+        metrics::counter!("room_events_total").increment(1);
+        metrics::counter!("room_deliveries_total").increment(fanned as u64);
+        self.evict(slow);
+        if e.kind == "member_kicked" {
+            let user = e.data["user"].as_str().unwrap_or_default().to_owned();
+            self.remove_user(&user);
+        }
+        metrics::histogram!("room_fanout_latency_seconds").record(started.elapsed().as_secs_f64());
+    }
+
+    /// Drops sessions that cannot keep up and tells them to close.
+    fn evict(&mut self, sessions: Vec<u64>) {
+        for id in sessions {
+            if let Some(m) = self.remove_member(id) {
+                metrics::counter!("ws_outbound_drops_total").increment(1);
+                metrics::counter!("ws_slow_consumer_closes_total").increment(1);
+                m.outlet.notify(Notice::Evict);
+            }
+        }
+    }
+
+    fn remove_user(&mut self, user: &str) {
+        let ids: Vec<u64> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.info.user_id == user)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(m) = self.remove_member(id) {
+                m.outlet.notify(Notice::Removed {
+                    room: self.name.clone(),
+                });
+            }
+        }
+    }
+
+    fn add_member(&mut self, session: u64, member: Member) {
+        let p = self
+            .present
+            .entry(member.info.user_id.clone())
+            .or_insert(Present {
+                name: member.info.name.clone(),
+                role: member.info.role,
+                tabs: 0,
+            });
+        p.tabs += 1;
+        let first = p.tabs == 1;
+        let joined = json!({"user": member.info.user_id, "name": member.info.name, "role": member.info.role});
+        self.members.insert(session, member);
+        self.empty_since = None;
+        if first {
+            self.presence_changed(Some(joined), None);
+        }
+    }
+
+    fn remove_member(&mut self, session: u64) -> Option<Member> {
+        let m = self.members.remove(&session)?;
+        let user = m.info.user_id.clone();
+        if let Some(p) = self.present.get_mut(&user) {
+            p.tabs -= 1;
+            if p.tabs == 0 {
+                self.present.remove(&user);
+                self.presence_changed(None, Some(json!({"user": user})));
+            }
+        }
+        if self.members.is_empty() {
+            self.empty_since = Some(Instant::now());
+        }
+        Some(m)
+    }
+
+    /// Broadcasts who came or went in a small room; in a large one only marks the count for
+    /// the next coalesced broadcast.
+    fn presence_changed(&mut self, joined: Option<Value>, left: Option<Value>) {
+        if self.present.len() > self.limits.roster_max {
+            self.presence_dirty = true;
+        } else {
+            self.broadcast_presence(joined, left);
+        }
+    }
+
+    fn broadcast_presence(&mut self, joined: Option<Value>, left: Option<Value>) {
+        self.presence_dirty = false;
+        let frame: ByteString = ServerFrame::Presence {
+            room: self.name.clone(),
+            count: self.present.len(),
+            joined,
+            left,
+        }
+        .to_text()
+        .into();
+        let slow: Vec<u64> = self
+            .members
+            .iter()
+            .filter(|(_, m)| !m.outlet.offer(Outbound::One(frame.clone())))
+            .map(|(id, _)| *id)
+            .collect();
+        self.evict(slow);
+    }
+
+    fn reply(to: &Recipient<Notice>, frame: ServerFrame) {
+        to.do_send(Notice::Reply(frame.to_text().into()));
+    }
+
+    /// Sequences, stores and delivers one event; `answer` gets the ack or the error.
+    fn publish(
+        &mut self,
+        ctx: &mut Context<Self>,
+        actor: Option<String>,
+        draft: crate::classroom::rules::Draft,
+        answer: Option<(Recipient<Notice>, Option<String>)>,
+    ) {
+        let (broker, db, room, epoch) = (
+            self.broker.clone(),
+            self.db.clone(),
+            self.name.clone(),
+            self.epoch.clone(),
+        );
+        let course = self.course_id.clone();
+        let work = async move {
+            let e = broker
+                .publish(&room, actor, draft.kind, draft.data)
+                .await
+                .map_err(|e| e.to_string())?;
+            let stored = StoredEvent {
+                seq: e.seq,
+                kind: e.kind.clone(),
+                actor_id: e.actor.clone(),
+                data: e.data.to_string(),
+                created_at: e.at.naive_utc(),
+            };
+            let kind = behaviour(&e.kind);
+            let write = db
+                .run(move |c| -> Result<(), DbError> {
+                    crate::db::write_transaction(c, |c| {
+                        log::append(c, &room, &epoch, &stored)?;
+                        if let (Some(kind), Some(user)) = (kind, stored.actor_id.as_deref()) {
+                            events::record(c, user, &course, kind, kind.default_weight())?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await;
+            Ok::<_, String>((e, write))
+        };
+        // `wait`: no other message is handled until this event is stored, so seq order holds.
+        ctx.wait(work.into_actor(self).map(move |result, room, _| {
+            let (reply, frame) = match result {
+                Ok((e, write)) => {
+                    if let Err(err) = write {
+                        metrics::counter!("room_store_failures_total").increment(1);
+                        tracing::error!(room = %room.name, seq = e.seq, error = %err, "cannot store room event");
+                    }
+                    room.deliver(&e);
+                    let ack = ServerFrame::Ack {
+                        reference: answer.as_ref().and_then(|a| a.1.clone()),
+                        seq: Some(e.seq),
+                    };
+                    (answer, ack)
+                }
+                Err(err) => {
+                    tracing::error!(room = %room.name, error = %err, "cannot sequence room event");
+                    let reference = answer.as_ref().and_then(|a| a.1.clone());
+                    let frame = ServerFrame::error(reference, "unavailable", "the room is unavailable; retry");
+                    (answer, frame)
+                }
+            };
+            if let Some((to, _)) = reply {
+                Room::reply(&to, frame);
+            }
+        }));
     }
 }
 
@@ -120,74 +432,136 @@ impl Actor for Room {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let (db, name) = (self.db.clone(), self.name.clone());
-        let load = async move {
-            db.run(move |c| -> Result<_, DbError> {
-                let (epoch, seq) = log::open(c, &name)?;
-                let tail = log::tail(c, &name, &epoch, HISTORY as i64)?;
-                Ok((epoch, seq, tail))
-            })
-            .await
+        let (broker, me) = (self.broker.clone(), ctx.address().recipient::<Sequenced>());
+        // Read the stored log, then subscribe to the broker from where it ends; no other
+        // message is handled until both are done.
+        let open = async move {
+            let room = name.clone();
+            let loaded = db
+                .run(move |c| load(c, &room))
+                .await
+                .map_err(|e| e.to_string())?;
+            let last = loaded.events.last().map_or(0, |e| e.seq);
+            let position = broker
+                .attach(&name, &loaded.epoch, last, me)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((loaded, position))
         };
-        ctx.wait(load.into_actor(self).map(|loaded, room, ctx| match loaded {
-            Ok((epoch, seq, tail)) => {
-                room.epoch = epoch;
-                room.seq = seq;
-                room.history = tail
-                    .into_iter()
-                    .map(|e| {
-                        let data = serde_json::from_str(&e.data).unwrap_or(Value::Null);
-                        let at = e.created_at.and_utc().to_rfc3339();
-                        (e.seq, room.event_frame(e.seq, &e.kind, &at, data))
-                    })
-                    .collect();
+        ctx.wait(open.into_actor(self).map(|opened, room, ctx| {
+            let (loaded, (epoch, seq)) = match opened {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(room = %room.name, error = %e, "cannot open room");
+                    return ctx.stop();
+                }
+            };
+            room.course_id = loaded.course_id;
+            room.state = ClassState::new(&loaded.status);
+            room.epoch = loaded.epoch;
+            for e in loaded.events {
+                room.record(&Sequenced {
+                    seq: e.seq,
+                    at: e.created_at.and_utc(),
+                    actor: e.actor_id,
+                    data: serde_json::from_str(&e.data).unwrap_or(Value::Null),
+                    kind: e.kind,
+                });
             }
-            Err(e) => {
-                tracing::error!(room = %room.name, error = %e, "cannot open room log");
-                ctx.stop();
+            if epoch != room.epoch || seq < room.seq {
+                tracing::warn!(room = %room.name, %epoch, seq, "broker position differs from the stored log");
+                room.history.clear();
             }
+            room.epoch = epoch;
+            room.seq = seq;
         }));
+        metrics::gauge!("rooms_open").increment(1.0);
+        ctx.run_interval(Duration::from_secs(1), |room, ctx| {
+            if room.presence_dirty {
+                room.broadcast_presence(None, None);
+            }
+            let idle = room
+                .empty_since
+                .is_some_and(|t| t.elapsed() >= room.limits.idle);
+            if idle {
+                let retire = room.registry.send(Retire {
+                    name: room.name.clone(),
+                    addr: ctx.address(),
+                });
+                // Joins queued meanwhile fail with a closed mailbox; sessions then look up again
+                // and get a fresh room.
+                ctx.wait(retire.into_actor(room).map(|_, _, ctx| ctx.stop()));
+            }
+        });
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        metrics::gauge!("rooms_open").decrement(1.0);
+        self.broker
+            .detach(&self.name, &ctx.address().recipient::<Sequenced>());
     }
 }
 
 impl Handler<Join> for Room {
-    type Result = ();
+    type Result = Result<(), Refusal>;
 
-    fn handle(&mut self, msg: Join, _: &mut Context<Self>) {
-        let oldest = self.history.front().map_or(self.seq + 1, |(s, _)| *s);
+    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) -> Self::Result {
+        if self.state.is_kicked(&msg.member.user_id) {
+            return Err(Refusal {
+                code: "forbidden",
+                message: "you were removed from this session".into(),
+            });
+        }
+        if self.members.contains_key(&msg.session) {
+            return Err(Refusal {
+                code: "conflict",
+                message: "already in that room".into(),
+            });
+        }
+        let oldest = self.history.front().map_or(self.seq + 1, |e| e.seq);
         let recovered = match (msg.since, msg.epoch.as_deref()) {
             (Some(since), Some(epoch)) => {
                 epoch == self.epoch && since >= oldest - 1 && since <= self.seq
             }
             _ => false,
         };
+        let mut frames: Vec<ByteString> = Vec::new();
         if recovered {
             let since = msg.since.unwrap_or(0);
-            for (seq, frame) in &self.history {
-                if *seq > since {
-                    msg.to.do_send(Outbound(frame.clone()));
-                }
-            }
+            frames.extend(
+                self.history
+                    .iter()
+                    .filter(|e| e.seq > since)
+                    .map(|e| e.for_member(&msg.member)),
+            );
         }
-        self.members.insert(
-            msg.session,
-            Member {
-                user_id: msg.user_id,
-                to: msg.to.clone(),
-            },
-        );
-        let users: std::collections::HashSet<&str> =
-            self.members.values().map(|m| m.user_id.as_str()).collect();
+        let member = Member {
+            outlet: msg.outlet,
+            info: msg.member,
+        };
+        let state = self
+            .state
+            .snapshot(&member.info.user_id, member.info.staff());
+        let outlet = member.outlet.clone();
+        self.add_member(msg.session, member);
+        outlet.notify(Notice::Joined {
+            room: self.name.clone(),
+            addr: ctx.address(),
+        });
         let joined = ServerFrame::Joined {
             reference: msg.reference,
             room: self.name.clone(),
             epoch: self.epoch.clone(),
             seq: self.seq,
             recovered,
-            presence: users.len(),
-            state: json!({}),
+            presence: self.present.len(),
+            state,
         };
-        msg.to.do_send(Outbound(joined.to_text()));
-        self.presence();
+        frames.push(joined.to_text().into());
+        if !outlet.offer(Outbound::Many(frames)) {
+            self.evict(vec![msg.session]);
+        }
+        Ok(())
     }
 }
 
@@ -195,81 +569,110 @@ impl Handler<Leave> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
-        if self.members.remove(&msg.session).is_some() {
-            self.presence();
+        self.remove_member(msg.session);
+    }
+}
+
+impl Handler<Act> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: Act, ctx: &mut Context<Self>) {
+        let Some(m) = self.members.get(&msg.session) else {
+            let e = ServerFrame::error(msg.reference, "forbidden", "join the room first");
+            return Room::reply(&msg.notices, e);
+        };
+        let info = &m.info;
+        let actor = RoomActor {
+            user: &info.user_id,
+            name: &info.name,
+            staff: info.staff(),
+        };
+        match self.state.decide(&actor, msg.action, chrono::Utc::now()) {
+            Ok(draft) => {
+                let user = Some(info.user_id.clone());
+                self.publish(ctx, user, draft, Some((msg.notices, msg.reference)));
+            }
+            Err(r) => Room::reply(
+                &msg.notices,
+                ServerFrame::error(msg.reference, r.code, r.message),
+            ),
         }
     }
 }
 
-impl Handler<Publish> for Room {
+impl Handler<Announce> for Room {
     type Result = ();
 
-    fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) {
-        let received = std::time::Instant::now();
-        let seq = self.seq + 1;
-        let (db, room, epoch) = (self.db.clone(), self.name.clone(), self.epoch.clone());
-        let (kind, user, data) = (msg.kind, msg.user_id.clone(), msg.data.clone());
-        let payload = data.to_string();
-        let store = async move {
-            db.run(move |c| {
-                log::append(c, &room, &epoch, seq, kind, Some(&user), &payload)
-                    .map_err(DbError::from)
-            })
-            .await
+    fn handle(&mut self, msg: Announce, ctx: &mut Context<Self>) {
+        let system = RoomActor {
+            user: "system",
+            name: "Lyceum",
+            staff: true,
         };
-        // `wait`: no other message is handled until this event is stored, so seq order holds.
-        ctx.wait(store.into_actor(self).map(move |stored, room, _| {
-            let reply_to = room.members.get(&msg.session).map(|m| m.to.clone());
-            match stored {
-                Ok(()) => {
-                    room.seq = seq;
-                    let at = chrono::Utc::now().to_rfc3339();
-                    let frame = room.event_frame(seq, kind, &at, data);
-                    room.history.push_back((seq, frame.clone()));
-                    if room.history.len() > HISTORY {
-                        room.history.pop_front();
-                    }
-                    room.broadcast(&frame);
-                    metrics::counter!("room_events_total").increment(1);
-                    metrics::counter!("room_deliveries_total").increment(room.members.len() as u64);
-                    metrics::histogram!("room_fanout_latency_seconds")
-                        .record(received.elapsed().as_secs_f64());
-                    if let Some(to) = reply_to {
-                        to.do_send(Outbound(
-                            ServerFrame::Ack {
-                                reference: msg.reference,
-                            }
-                            .to_text(),
-                        ));
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(room = %room.name, error = %e, "cannot store room event");
-                    if let Some(to) = reply_to {
-                        let err = ServerFrame::error(
-                            msg.reference,
-                            "unavailable",
-                            "the event could not be stored; retry",
-                        );
-                        to.do_send(Outbound(err.to_text()));
-                    }
-                }
-            }
-        }));
+        if let Ok(draft) = self.state.decide(&system, msg.action, chrono::Utc::now()) {
+            self.publish(ctx, None, draft, None);
+        }
+    }
+}
+
+impl Handler<RosterPage> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: RosterPage, _: &mut Context<Self>) {
+        if !self.members.contains_key(&msg.session) {
+            let e = ServerFrame::error(msg.reference, "forbidden", "join the room first");
+            return Room::reply(&msg.notices, e);
+        }
+        let rank = |role: &str| match role {
+            "instructor" => 0,
+            "admin" => 1,
+            _ => 2,
+        };
+        let mut all: Vec<(&String, &Present)> = self.present.iter().collect();
+        all.sort_by(|a, b| (rank(a.1.role), &a.1.name, a.0).cmp(&(rank(b.1.role), &b.1.name, b.0)));
+        let limit = msg.limit.clamp(1, 200);
+        let members: Vec<Value> = all
+            .iter()
+            .skip(msg.offset)
+            .take(limit)
+            .map(|(user, p)| json!({"user": user, "name": p.name, "role": p.role, "connections": p.tabs}))
+            .collect();
+        let next = (msg.offset + members.len() < all.len()).then_some(msg.offset + members.len());
+        let frame = ServerFrame::Roster {
+            reference: msg.reference,
+            room: self.name.clone(),
+            count: all.len(),
+            offset: msg.offset,
+            members,
+            next,
+        };
+        Room::reply(&msg.notices, frame);
+    }
+}
+
+impl Handler<Sequenced> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: Sequenced, _: &mut Context<Self>) {
+        self.deliver(&msg);
     }
 }
 
 /// Finds or starts the room actor for a name on this node.
 pub struct Registry {
     db: Db,
+    broker: Arc<dyn Broker>,
+    limits: RoomLimits,
     rooms: HashMap<String, Addr<Room>>,
 }
 
 impl Registry {
-    /// An empty registry whose rooms store their logs in `db`.
-    pub fn new(db: Db) -> Self {
+    /// An empty registry whose rooms store their logs in `db` and order them through `broker`.
+    pub fn new(db: Db, broker: Arc<dyn Broker>, limits: RoomLimits) -> Self {
         Self {
             db,
+            broker,
+            limits,
             rooms: HashMap::new(),
         }
     }
@@ -279,7 +682,7 @@ impl Actor for Registry {
     type Context = Context<Self>;
 }
 
-/// Sent by sessions: the room actor for `0`.
+/// Sent by sessions: the room actor for `0`, started if needed.
 #[derive(Message)]
 #[rtype(result = "Addr<Room>")]
 pub struct Lookup(pub String);
@@ -287,31 +690,57 @@ pub struct Lookup(pub String);
 impl Handler<Lookup> for Registry {
     type Result = MessageResult<Lookup>;
 
-    fn handle(&mut self, msg: Lookup, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        let addr = self
-            .rooms
-            .entry(msg.0.clone())
-            .and_modify(|a| {
-                if !a.connected() {
-                    *a = new_room(db.clone(), msg.0.clone());
-                }
-            })
-            .or_insert_with(|| new_room(db, msg.0))
-            .clone();
-        metrics::gauge!("rooms").set(self.rooms.len() as f64);
+    fn handle(&mut self, msg: Lookup, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(addr) = self.rooms.get(&msg.0).filter(|a| a.connected()) {
+            return MessageResult(addr.clone());
+        }
+        let addr = Room {
+            name: msg.0.clone(),
+            db: self.db.clone(),
+            broker: self.broker.clone(),
+            registry: ctx.address(),
+            limits: self.limits,
+            course_id: String::new(),
+            epoch: String::new(),
+            seq: 0,
+            state: ClassState::new("scheduled"),
+            history: VecDeque::new(),
+            members: HashMap::new(),
+            present: HashMap::new(),
+            presence_dirty: false,
+            empty_since: Some(Instant::now()),
+        }
+        .start();
+        self.rooms.insert(msg.0, addr.clone());
         MessageResult(addr)
     }
 }
 
-fn new_room(db: Db, name: String) -> Addr<Room> {
-    Room {
-        name,
-        db,
-        epoch: String::new(),
-        seq: 0,
-        history: VecDeque::new(),
-        members: HashMap::new(),
+/// Sent by an idle room before it stops: the registry forgets it (unless a newer actor already
+/// holds the name), so the next lookup starts a fresh room.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Retire {
+    name: String,
+    addr: Addr<Room>,
+}
+
+impl Handler<Retire> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Retire, _: &mut Context<Self>) {
+        if self.rooms.get(&msg.name) == Some(&msg.addr) {
+            self.rooms.remove(&msg.name);
+        }
     }
-    .start()
+}
+
+impl Handler<Announce> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Announce, _: &mut Context<Self>) {
+        if let Some(addr) = self.rooms.get(&msg.room) {
+            addr.do_send(msg);
+        }
+    }
 }

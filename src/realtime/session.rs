@@ -2,11 +2,12 @@
 //! authentication (`?token=` or an `auth` first frame within 5 s, else close 4001), heartbeats
 //! (a ping every interval; no traffic for two intervals closes the connection), the frame layer,
 //! parsing commands and answering bad ones with an `error` frame without closing — and forwards
-//! typed commands to room actors, whose frames it writes out.
+//! typed commands to room actors, whose frames it writes out through its bounded queue
+//! (`outlet`); a connection that lets that queue fill is closed with 4009.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -15,17 +16,17 @@ use actix_web_actors::ws::{
     self, CloseCode, CloseReason, Message, ProtocolError, WebsocketContext,
 };
 use serde::Deserialize;
-use serde_json::json;
 
 use super::frames::{Inbound, Reassembler, close_reply};
-use super::protocol::{self, Command, MAX_CHAT_CHARS, ServerFrame};
+use super::outlet::{self, Notice, Outbound, Outlet};
+use super::protocol::{self, Command, ServerFrame};
 use super::rate::TokenBucket;
-use super::room::{Join, Leave, Lookup, Outbound, Publish, Registry, Room};
-use crate::accounts::AuthUser;
+use super::room::{Act, Join, Leave, Lookup, MemberInfo, Registry, Room, RosterPage};
 use crate::accounts::tokens::TokenKeys;
+use crate::accounts::{AuthUser, Role};
 use crate::catalog::events::{self, EventKind};
 use crate::classroom::sessions::{self, ClassError};
-use crate::db::Db;
+use crate::db::{Db, DbError};
 use crate::error::ApiError;
 
 /// How long a connection may stay unauthenticated.
@@ -34,6 +35,10 @@ const AUTH_DEADLINE: Duration = Duration::from_secs(5);
 const UNAUTHORIZED: u16 = 4001;
 /// Close code for "this user already has the maximum number of connections".
 const TOO_MANY_CONNECTIONS: u16 = 4008;
+/// Close code for "your outbound queue filled up": rejoin with `since` to recover.
+const SLOW_CONSUMER: u16 = 4009;
+/// How often a join retries when its room retired just as it was found.
+const JOIN_ATTEMPTS: usize = 3;
 
 /// What every session needs, shared.
 pub struct Realtime {
@@ -51,6 +56,8 @@ pub struct Realtime {
     pub rate: (u32, u32),
     /// Most simultaneous connections of one user on this node.
     pub max_per_user: usize,
+    /// Room frames a connection may have queued before it is closed as a slow consumer.
+    pub outbound_queue: usize,
     /// Open connections per user on this node.
     pub per_user: std::sync::Mutex<HashMap<String, usize>>,
 }
@@ -92,6 +99,8 @@ pub struct Session {
     rooms: HashMap<String, Addr<Room>>,
     last_seen: Instant,
     budget: TokenBucket,
+    /// Room frames queued for this connection and not yet written (see `outlet`).
+    queued: Arc<AtomicUsize>,
 }
 
 impl Session {
@@ -153,7 +162,11 @@ impl Session {
                 _ => self.close(ctx, UNAUTHORIZED, "authenticate first"),
             };
         };
-        match frame.command {
+        let command = match frame.command.into_room_action() {
+            Ok((room, action)) => return self.act(ctx, room, action, reference),
+            Err(other) => other,
+        };
+        match command {
             Command::Auth { .. } => self.send(
                 ctx,
                 ServerFrame::error(reference, "invalid", "already authenticated"),
@@ -165,40 +178,67 @@ impl Session {
             Command::Leave { room } => match self.rooms.remove(&room) {
                 Some(addr) => {
                     addr.do_send(Leave { session: self.id });
-                    self.send(ctx, ServerFrame::Ack { reference });
+                    let ack = ServerFrame::Ack {
+                        reference,
+                        seq: None,
+                    };
+                    self.send(ctx, ack);
                 }
                 None => self.send(
                     ctx,
                     ServerFrame::error(reference, "not_found", "not in that room"),
                 ),
             },
-            Command::Chat { room, text } => {
-                let Some(addr) = self.rooms.get(&room) else {
-                    return self.send(
-                        ctx,
-                        ServerFrame::error(reference, "forbidden", "join the room first"),
-                    );
-                };
-                let len = text.trim().chars().count();
-                if len == 0 || len > MAX_CHAT_CHARS {
-                    return self.send(
-                        ctx,
-                        ServerFrame::error(
-                            reference,
-                            "too_large",
-                            format!("text must be 1 to {MAX_CHAT_CHARS} characters"),
-                        ),
-                    );
+            Command::Roster {
+                room,
+                offset,
+                limit,
+            } => {
+                if let Some(addr) = self.in_room(ctx, &room, &reference) {
+                    addr.do_send(RosterPage {
+                        session: self.id,
+                        notices: ctx.address().recipient(),
+                        offset,
+                        limit,
+                        reference,
+                    });
                 }
-                let data = json!({"user": user.id, "text": text});
-                addr.do_send(Publish {
-                    session: self.id,
-                    user_id: user.id,
-                    kind: "chat",
-                    data,
-                    reference,
-                });
             }
+            // Room commands were routed above.
+            _ => {}
+        }
+    }
+
+    /// The room actor of a joined room, or an error frame saying to join first.
+    fn in_room(
+        &self,
+        ctx: &mut WebsocketContext<Self>,
+        room: &str,
+        reference: &Option<String>,
+    ) -> Option<Addr<Room>> {
+        let addr = self.rooms.get(room).cloned();
+        if addr.is_none() {
+            let e = ServerFrame::error(reference.clone(), "forbidden", "join the room first");
+            self.send(ctx, e);
+        }
+        addr
+    }
+
+    /// Forwards a room command; the room answers with `ack` or `error`.
+    fn act(
+        &mut self,
+        ctx: &mut WebsocketContext<Self>,
+        room: String,
+        action: crate::classroom::rules::Action,
+        reference: Option<String>,
+    ) {
+        if let Some(addr) = self.in_room(ctx, &room, &reference) {
+            addr.do_send(Act {
+                session: self.id,
+                notices: ctx.address().recipient(),
+                action,
+                reference,
+            });
         }
     }
 
@@ -221,60 +261,69 @@ impl Session {
                 ),
             );
         };
-        let shared = self.shared.clone();
-        let check_user = user.clone();
-        let allowed = async move {
-            shared
-                .db
-                .run(move |c| -> Result<(), ClassError> {
-                    let (live, _) = sessions::may_join(c, &check_user, &live_id)?;
-                    let kind = EventKind::LiveJoin;
-                    events::record(
-                        c,
-                        &check_user.id,
-                        &live.course_id,
-                        kind,
-                        kind.default_weight(),
-                    )?;
-                    Ok(())
-                })
-                .await?;
-            Ok::<_, ClassError>(
-                shared
-                    .rooms
-                    .send(Lookup(room.clone()))
-                    .await
-                    .map(|addr| (room, addr)),
-            )
-        };
-        ctx.spawn(
-            allowed
-                .into_actor(self)
-                .map(move |result, session, ctx| match result {
-                    Ok(Ok((room, addr))) => {
-                        addr.do_send(Join {
-                            session: session.id,
-                            user_id: user.id.clone(),
-                            to: ctx.address().recipient(),
-                            since,
-                            epoch,
-                            reference,
-                        });
-                        session.rooms.insert(room, addr);
-                    }
-                    Ok(Err(_)) => session.send(
-                        ctx,
-                        ServerFrame::error(reference, "unavailable", "room unavailable"),
-                    ),
-                    Err(e) => {
-                        let api = ApiError::from(e);
-                        session.send(
-                            ctx,
-                            ServerFrame::error(reference, api.code(), api.to_string()),
-                        );
-                    }
-                }),
+        if self.rooms.contains_key(&room) {
+            let e = ServerFrame::error(reference, "conflict", "already in that room");
+            return self.send(ctx, e);
+        }
+        let (shared, id, joined_ref) = (self.shared.clone(), self.id, reference.clone());
+        let outlet = Outlet::new(
+            ctx.address().recipient(),
+            ctx.address().recipient(),
+            self.queued.clone(),
+            shared.outbound_queue,
         );
+        let joining = async move {
+            let member = shared
+                .db
+                .run(move |c| -> Result<MemberInfo, ClassError> {
+                    let (live, teaches) = sessions::may_join(c, &user, &live_id)?;
+                    let kind = EventKind::LiveJoin;
+                    events::record(c, &user.id, &live.course_id, kind, kind.default_weight())?;
+                    let name = crate::accounts::store::find_user(c, &user.id)
+                        .map_err(DbError::from)?
+                        .map_or_else(String::new, |u| u.display_name);
+                    let role = match (teaches, user.role) {
+                        (true, Role::Admin) => "admin",
+                        (true, _) => "instructor",
+                        (false, _) => "learner",
+                    };
+                    Ok(MemberInfo {
+                        user_id: user.id,
+                        name,
+                        role,
+                    })
+                })
+                .await
+                .map_err(|e| {
+                    let api = ApiError::from(e);
+                    (api.code(), api.to_string())
+                })?;
+            // A room that retires just as it is found refuses the message; look it up again.
+            for _ in 0..JOIN_ATTEMPTS {
+                let Ok(addr) = shared.rooms.send(Lookup(room.clone())).await else {
+                    break;
+                };
+                let join = Join {
+                    session: id,
+                    member: member.clone(),
+                    outlet: outlet.clone(),
+                    since,
+                    epoch: epoch.clone(),
+                    reference: joined_ref.clone(),
+                };
+                match addr.send(join).await {
+                    Ok(Ok(())) => return Ok(()),
+                    Ok(Err(refusal)) => return Err((refusal.code, refusal.message)),
+                    Err(_) => continue,
+                }
+            }
+            Err(("unavailable", "the room is unavailable; retry".to_owned()))
+        };
+        ctx.spawn(joining.into_actor(self).map(move |result, session, ctx| {
+            if let Err((code, message)) = result {
+                session.send(ctx, ServerFrame::error(reference, code, message));
+            }
+        }));
     }
 }
 
@@ -323,7 +372,35 @@ impl Handler<Outbound> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
-        ctx.text(msg.0);
+        outlet::drained(&self.queued);
+        match msg {
+            Outbound::One(frame) => ctx.text(frame),
+            Outbound::Many(frames) => frames.into_iter().for_each(|f| ctx.text(f)),
+        }
+    }
+}
+
+impl Handler<Notice> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Notice, ctx: &mut Self::Context) {
+        match msg {
+            Notice::Reply(frame) => ctx.text(frame),
+            Notice::Joined { room, addr } => {
+                self.rooms.insert(room, addr);
+            }
+            Notice::Removed { room } => {
+                self.rooms.remove(&room);
+            }
+            Notice::Evict => {
+                // The rooms dropped this connection already; leaving again is harmless.
+                self.close(
+                    ctx,
+                    SLOW_CONSUMER,
+                    "slow consumer: reconnect and rejoin with since",
+                );
+            }
+        }
     }
 }
 
@@ -392,6 +469,7 @@ pub async fn connect(
         rooms: HashMap::new(),
         last_seen: Instant::now(),
         budget: TokenBucket::new(shared.rate.0, shared.rate.1, Instant::now()),
+        queued: Arc::new(AtomicUsize::new(0)),
     };
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(shared.max_message)

@@ -88,6 +88,7 @@ route_table! {
     get "/api/v1/courses/{id}/live-sessions" => crate::classroom::sessions::list,
     post "/api/v1/live-sessions/{id}/start" => crate::classroom::sessions::start,
     post "/api/v1/live-sessions/{id}/end" => crate::classroom::sessions::end,
+    get "/api/v1/live-sessions/{id}/transcript" => crate::classroom::transcript::transcript,
     get "/ws" => crate::realtime::session::connect,
 }
 

@@ -4,7 +4,9 @@
 //! - `log`: the room log (epoch + seq) in the database.
 //! - `rules`: what members may do in a room (chat, Q&A, hands, polls, moderation) and the
 //!   room state those events build, as plain functions.
+//! - `transcript`: a session's chat and Q&A read back from its log.
 
 pub mod log;
 pub mod rules;
 pub mod sessions;
+pub mod transcript;

@@ -257,6 +257,7 @@ pub struct ClassState {
     muted: HashSet<String>,
     kicked: HashSet<String>,
     last_chat: HashMap<String, DateTime<Utc>>,
+    staff: HashSet<String>,
 }
 
 fn text_of(text: &str, what: &str, max: usize) -> Result<String, Refusal> {
@@ -286,7 +287,20 @@ impl ClassState {
             muted: HashSet::new(),
             kicked: HashSet::new(),
             last_chat: HashMap::new(),
+            staff: HashSet::new(),
         }
+    }
+
+    /// Records that `user` runs this room (its instructor, or an admin who joined), so
+    /// moderation cannot be turned against them.
+    pub fn add_staff(&mut self, user: &str) {
+        self.staff.insert(user.to_owned());
+    }
+
+    /// Overrides the session status with the stored one (the database is the authority; the
+    /// log may lag if the status changed while no room was open).
+    pub fn set_status(&mut self, status: &str) {
+        status.clone_into(&mut self.status);
     }
 
     /// Whether `user` was kicked (and so may not rejoin).
@@ -449,6 +463,9 @@ impl ClassState {
                 )
             }
             Action::PollVote { poll, option } => {
+                if self.status == "ended" {
+                    return Err(refuse("forbidden", "the session has ended"));
+                }
                 let p = self.open_poll(poll)?;
                 if option >= p.options.len() {
                     return Err(refuse(
@@ -486,6 +503,9 @@ impl ClassState {
                 if user == by =>
             {
                 Err(refuse("invalid", "you cannot do that to yourself"))
+            }
+            Moderation::Mute { user } | Moderation::Kick { user } if self.staff.contains(&user) => {
+                Err(refuse("forbidden", "staff cannot be muted or removed"))
             }
             Moderation::Mute { user } => match self.muted.contains(&user) {
                 true => Err(refuse("conflict", "already muted")),
@@ -591,9 +611,12 @@ impl ClassState {
                         }
                         "question_answered" => {
                             q.status = QuestionStatus::Answered;
-                            q.answer = data.get("text").filter(|t| t.is_string()).map(|t| {
-                                json!({"text": t, "by": s("by"), "name": s("name"), "at": at.to_rfc3339()})
-                            });
+                            // Marking answered without text keeps an earlier answer.
+                            if let Some(t) = data.get("text").filter(|t| t.is_string()) {
+                                q.answer =
+                                    Some(json!({"text": t, "by": s("by"), "name": s("name"),
+                                                       "at": at.to_rfc3339()}));
+                            }
                         }
                         "question_pinned" => q.pinned = b("pinned"),
                         "question_dismissed" => {
@@ -720,6 +743,15 @@ impl ClassState {
         }
         state
     }
+}
+
+/// Whose event this is for visibility: the asker of a question (also when staff approve it), the
+/// voter of a vote, else whoever caused it.
+pub fn owner<'a>(data: &'a Value, actor: Option<&'a str>) -> Option<&'a str> {
+    ["asker", "user"]
+        .iter()
+        .find_map(|k| data.get(*k).and_then(Value::as_str))
+        .or(actor)
 }
 
 /// What members other than staff and the event's author see of an event, when that differs:
@@ -902,6 +934,11 @@ mod tests {
         };
         assert_eq!(log.code(&learner("b"), answer.clone()), "forbidden");
         log.run(&TEACHER, answer, 0).unwrap();
+        let mark = Action::Answer {
+            question: q1,
+            text: None,
+        };
+        log.run(&TEACHER, mark, 0).unwrap();
         let snap = log.state.snapshot("b", false);
         assert_eq!(snap["questions"][0]["id"], q2, "most votes first");
         assert_eq!(snap["questions"][1]["status"], "answered");
@@ -1014,6 +1051,15 @@ mod tests {
         assert_eq!(log.state.snapshot("t", true)["hands"], json!([]));
         let self_kick = moderate(Moderation::Kick { user: "t".into() });
         assert_eq!(log.code(&TEACHER, self_kick), "invalid");
+        log.state.add_staff("admin");
+        let kick_admin = moderate(Moderation::Kick {
+            user: "admin".into(),
+        });
+        assert_eq!(log.code(&TEACHER, kick_admin), "forbidden");
+        let mute_admin = moderate(Moderation::Mute {
+            user: "admin".into(),
+        });
+        assert_eq!(log.code(&TEACHER, mute_admin), "forbidden");
     }
 
     #[test]

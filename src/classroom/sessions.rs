@@ -8,12 +8,15 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::rules::Action;
 use crate::accounts::{AuthUser, Role};
 use crate::catalog::entitlements;
 use crate::catalog::store as catalog_store;
 use crate::db::schema::live_sessions;
 use crate::db::{self, Db, DbConnection, DbError};
 use crate::error::{ApiError, ErrorBody};
+use crate::realtime::room::Announce;
+use crate::realtime::session::Realtime;
 
 /// A row of `live_sessions`.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, ToSchema)]
@@ -218,9 +221,11 @@ pub async fn schedule(
     Ok(HttpResponse::Created().json(created))
 }
 
-/// Moves a session `from` → `to` (start: scheduled → live; end: live → ended).
+/// Moves a session `from` → `to` (start: scheduled → live; end: live → ended) and tells its
+/// room, if one is open, so members see the new status as a `session_status` event.
 async fn change(
     db: web::Data<Db>,
+    realtime: web::Data<Realtime>,
     user: AuthUser,
     id: String,
     from: &'static str,
@@ -260,6 +265,12 @@ async fn change(
             })
         })
         .await?;
+    realtime.rooms.do_send(Announce {
+        room: format!("class:{}", updated.id),
+        action: Action::Status {
+            status: updated.status.clone(),
+        },
+    });
     Ok(HttpResponse::Ok().json(updated))
 }
 
@@ -269,10 +280,11 @@ async fn change(
     responses((status = 200, description = "Live", body = LiveSession), (status = 409, description = "Not scheduled", body = ErrorBody)))]
 pub async fn start(
     db: web::Data<Db>,
+    realtime: web::Data<Realtime>,
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    change(db, user, path.into_inner(), "scheduled", "live").await
+    change(db, realtime, user, path.into_inner(), "scheduled", "live").await
 }
 
 /// Ends a live session.
@@ -281,10 +293,11 @@ pub async fn start(
     responses((status = 200, description = "Ended", body = LiveSession), (status = 409, description = "Not live", body = ErrorBody)))]
 pub async fn end(
     db: web::Data<Db>,
+    realtime: web::Data<Realtime>,
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    change(db, user, path.into_inner(), "live", "ended").await
+    change(db, realtime, user, path.into_inner(), "live", "ended").await
 }
 
 /// A course's live sessions (upcoming, live and past), by start time.

@@ -176,9 +176,23 @@ impl Command {
     }
 }
 
-/// Parses one text frame; the error is the message for an `invalid` error frame.
-pub fn parse(text: &str) -> Result<ClientFrame, String> {
-    serde_json::from_str(text).map_err(|e| format!("invalid frame: {e}"))
+/// A frame that could not be parsed: its `ref` when one could be read, and why.
+#[derive(Debug)]
+pub struct Unparsed {
+    /// The frame's `ref`, so the client can match the error to its command.
+    pub reference: Option<String>,
+    /// For the `invalid` error frame.
+    pub message: String,
+}
+
+/// Parses one text frame.
+pub fn parse(text: &str) -> Result<ClientFrame, Unparsed> {
+    serde_json::from_str(text).map_err(|e| Unparsed {
+        reference: serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|v| v.get("ref")?.as_str().map(str::to_owned)),
+        message: format!("invalid frame: {e}"),
+    })
 }
 
 /// Server → client frames.
@@ -267,13 +281,18 @@ pub enum ServerFrame {
         /// Echoed `ref`.
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
-        /// `unauthorized`, `forbidden`, `not_found`, `invalid`, …
+        /// `forbidden`, `not_found`, `invalid`, `too_large`, `rate_limited`, `muted`,
+        /// `slow_mode`, `conflict`, `unavailable` (see docs/protocol.md).
         code: &'static str,
         /// For people.
         message: String,
     },
     /// Answer to `ping`.
-    Pong,
+    Pong {
+        /// Echoed `ref`.
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
 }
 
 impl ServerFrame {
@@ -334,7 +353,8 @@ mod tests {
                 ..
             }
         ));
-        assert!(parse(r#"{"type":"moderate","room":"r","action":"explode"}"#).is_err());
+        let bad = parse(r#"{"type":"moderate","room":"r","action":"explode","ref":"m1"}"#);
+        assert_eq!(bad.unwrap_err().reference.as_deref(), Some("m1"));
         assert!(
             parse(r#"{"type":"moderate","room":"r","action":"slow_mode","seconds":-1}"#).is_err()
         );

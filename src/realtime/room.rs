@@ -24,7 +24,7 @@ use super::outlet::{Notice, Outbound, Outlet};
 use super::protocol::ServerFrame;
 use crate::catalog::events::{self, EventKind};
 use crate::classroom::log::{self, StoredEvent};
-use crate::classroom::rules::{Action, Actor as RoomActor, ClassState, Refusal};
+use crate::classroom::rules::{self, Action, Actor as RoomActor, ClassState, Refusal};
 use crate::classroom::sessions::{self, ClassError};
 use crate::db::{Db, DbError};
 
@@ -134,11 +134,11 @@ struct Present {
     tabs: usize,
 }
 
-/// One history entry: the frame staff and the author see, and what everyone else sees when
-/// that differs.
+/// One history entry: the frame staff and the event's owner see, and what everyone else sees
+/// when that differs.
 struct Entry {
     seq: i64,
-    actor: Option<String>,
+    owner: Option<String>,
     full: ByteString,
     public: Option<ByteString>,
 }
@@ -146,7 +146,7 @@ struct Entry {
 impl Entry {
     fn for_member(&self, m: &MemberInfo) -> ByteString {
         match &self.public {
-            Some(p) if !m.staff() && self.actor.as_deref() != Some(m.user_id.as_str()) => p.clone(),
+            Some(p) if !m.staff() && self.owner.as_deref() != Some(m.user_id.as_str()) => p.clone(),
             _ => self.full.clone(),
         }
     }
@@ -173,6 +173,7 @@ pub struct Room {
 /// What a starting room reads from the database.
 struct Loaded {
     course_id: String,
+    instructor_id: String,
     status: String,
     epoch: String,
     events: Vec<StoredEvent>,
@@ -181,9 +182,12 @@ struct Loaded {
 fn load(c: &mut crate::db::DbConnection, room: &str) -> Result<Loaded, ClassError> {
     let live_id = room.strip_prefix("class:").unwrap_or(room);
     let live = sessions::find(c, live_id)?;
+    let course = crate::catalog::store::find_course(c, &live.course_id)?
+        .ok_or(ClassError::NotFound("course"))?;
     let (epoch, _) = log::open(c, room)?;
     let events = log::all(c, room, &epoch)?;
     Ok(Loaded {
+        instructor_id: course.instructor_id,
         course_id: live.course_id,
         status: live.status,
         epoch,
@@ -218,10 +222,10 @@ impl Room {
     fn record(&mut self, e: &Sequenced) {
         self.seq = e.seq;
         self.state.apply(e.seq, &e.kind, &e.data, e.at);
-        let public = crate::classroom::rules::public_view(&e.kind, &e.data);
+        let public = rules::public_view(&e.kind, &e.data);
         let entry = Entry {
             seq: e.seq,
-            actor: e.actor.clone(),
+            owner: rules::owner(&e.data, e.actor.as_deref()).map(str::to_owned),
             full: self.frame(e, &e.data),
             public: public.map(|p| self.frame(e, &p)),
         };
@@ -362,7 +366,7 @@ impl Room {
         &mut self,
         ctx: &mut Context<Self>,
         actor: Option<String>,
-        draft: crate::classroom::rules::Draft,
+        draft: rules::Draft,
         answer: Option<(Recipient<Notice>, Option<String>)>,
     ) {
         let (broker, db, room, epoch) = (
@@ -457,7 +461,7 @@ impl Actor for Room {
                 }
             };
             room.course_id = loaded.course_id;
-            room.state = ClassState::new(&loaded.status);
+            room.state = ClassState::new("scheduled");
             room.epoch = loaded.epoch;
             for e in loaded.events {
                 room.record(&Sequenced {
@@ -468,6 +472,8 @@ impl Actor for Room {
                     kind: e.kind,
                 });
             }
+            room.state.set_status(&loaded.status);
+            room.state.add_staff(&loaded.instructor_id);
             if epoch != room.epoch || seq < room.seq {
                 tracing::warn!(room = %room.name, %epoch, seq, "broker position differs from the stored log");
                 room.history.clear();
@@ -543,6 +549,9 @@ impl Handler<Join> for Room {
             .state
             .snapshot(&member.info.user_id, member.info.staff());
         let outlet = member.outlet.clone();
+        if member.info.staff() {
+            self.state.add_staff(&member.info.user_id);
+        }
         self.add_member(msg.session, member);
         outlet.notify(Notice::Joined {
             room: self.name.clone(),

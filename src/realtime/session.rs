@@ -37,6 +37,8 @@ const UNAUTHORIZED: u16 = 4001;
 const TOO_MANY_CONNECTIONS: u16 = 4008;
 /// Close code for "your outbound queue filled up": rejoin with `since` to recover.
 const SLOW_CONSUMER: u16 = 4009;
+/// Bytes of room frames written between two pauses of the mailbox (see `Handler<Outbound>`).
+const WRITE_SLICE: usize = 16 * 1024;
 /// How often a join retries when its room retired just as it was found.
 const JOIN_ATTEMPTS: usize = 3;
 
@@ -101,6 +103,8 @@ pub struct Session {
     budget: TokenBucket,
     /// Room frames queued for this connection and not yet written (see `outlet`).
     queued: Arc<AtomicUsize>,
+    /// Bytes handed to the socket since the last pause.
+    unflushed: usize,
 }
 
 impl Session {
@@ -149,7 +153,7 @@ impl Session {
     fn command(&mut self, ctx: &mut WebsocketContext<Self>, text: &str) {
         let frame = match protocol::parse(text) {
             Ok(f) => f,
-            Err(e) => return self.send(ctx, ServerFrame::error(None, "invalid", e)),
+            Err(e) => return self.send(ctx, ServerFrame::error(e.reference, "invalid", e.message)),
         };
         let reference = frame.reference;
         if let Err(wait) = self.budget.take(Instant::now()) {
@@ -171,7 +175,7 @@ impl Session {
                 ctx,
                 ServerFrame::error(reference, "invalid", "already authenticated"),
             ),
-            Command::Ping => self.send(ctx, ServerFrame::Pong),
+            Command::Ping => self.send(ctx, ServerFrame::Pong { reference }),
             Command::Join { room, since, epoch } => {
                 self.join(ctx, user, room, since, epoch, reference)
             }
@@ -373,9 +377,20 @@ impl Handler<Outbound> for Session {
 
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
         outlet::drained(&self.queued);
-        match msg {
-            Outbound::One(frame) => ctx.text(frame),
-            Outbound::Many(frames) => frames.into_iter().for_each(|f| ctx.text(f)),
+        let frames = match msg {
+            Outbound::One(frame) => vec![frame],
+            Outbound::Many(frames) => frames,
+        };
+        for frame in frames {
+            self.unflushed += frame.len();
+            ctx.text(frame);
+        }
+        // actix drains up to 256 mailbox messages per poll into one write; pausing every
+        // WRITE_SLICE bytes lets the connection's write buffer fill and stop polling us, so
+        // frames wait in the counted queue rather than in an unbounded write buffer.
+        if self.unflushed >= WRITE_SLICE {
+            self.unflushed = 0;
+            ctx.wait(tokio::task::yield_now().into_actor(self));
         }
     }
 }
@@ -470,6 +485,7 @@ pub async fn connect(
         last_seen: Instant::now(),
         budget: TokenBucket::new(shared.rate.0, shared.rate.1, Instant::now()),
         queued: Arc::new(AtomicUsize::new(0)),
+        unflushed: 0,
     };
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(shared.max_message)

@@ -11,9 +11,9 @@ use lyceum::accounts::domain::Role;
 
 use crate::backend_tests;
 use crate::catalog::{course_body, published};
-use crate::helpers::{Backend, TestApp, TestUser, assert_error, spawn_app};
+use crate::helpers::{Backend, TestApp, TestUser, assert_error};
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 backend_tests!(
@@ -27,17 +27,47 @@ backend_tests!(
     connections_per_user_are_capped,
 );
 
-struct Class {
-    app: TestApp,
-    teacher: TestUser,
-    learner: TestUser,
-    outsider: TestUser,
-    course: String,
-    live: String,
+/// A published course with an instructor, an enrolled learner, an outsider and one scheduled
+/// live session.
+pub struct Class {
+    pub app: TestApp,
+    pub teacher: TestUser,
+    pub learner: TestUser,
+    pub outsider: TestUser,
+    pub course: String,
+    pub live: String,
 }
 
-async fn class(backend: Backend) -> Class {
-    let app = spawn_app(backend).await;
+impl Class {
+    /// The live session's room name.
+    pub fn room(&self) -> String {
+        format!("class:{}", self.live)
+    }
+
+    /// A newly registered learner enrolled in the course.
+    pub async fn enrolled(&self, email: &str) -> TestUser {
+        let user = self.app.register(email).await;
+        let resp = self
+            .app
+            .send(
+                Method::POST,
+                &format!("/api/v1/courses/{}/enroll", self.course),
+                Some(&user.access_token),
+                None,
+            )
+            .await;
+        assert_eq!(resp.status(), 201);
+        user
+    }
+}
+
+pub async fn class(backend: Backend) -> Class {
+    class_with(backend, &[]).await
+}
+
+/// `class` on a server started with extra settings.
+pub async fn class_with(backend: Backend, overrides: &[(&str, &str)]) -> Class {
+    let app = crate::helpers::spawn_app_with(backend, overrides).await;
     let admin = app.user_with_role("admin@example.org", Role::Admin).await;
     let teacher = app
         .user_with_role("teacher@example.org", Role::Instructor)
@@ -76,7 +106,7 @@ async fn class(backend: Backend) -> Class {
     }
 }
 
-async fn connect(app: &TestApp, token: &str) -> Socket {
+pub async fn connect(app: &TestApp, token: &str) -> Socket {
     let url = format!(
         "{}/ws?token={token}",
         app.address.replace("http://", "ws://")
@@ -90,7 +120,7 @@ async fn connect(app: &TestApp, token: &str) -> Socket {
 }
 
 /// The next JSON frame, skipping control frames; fails after 10 s.
-async fn next(ws: &mut Socket) -> Value {
+pub async fn next(ws: &mut Socket) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await
@@ -108,7 +138,7 @@ async fn next(ws: &mut Socket) -> Value {
 }
 
 /// The next frame of type `kind`, skipping others (presence updates, acks).
-async fn next_of(ws: &mut Socket, kind: &str) -> Value {
+pub async fn next_of(ws: &mut Socket, kind: &str) -> Value {
     loop {
         let v = next(ws).await;
         if v["type"] == kind {
@@ -118,11 +148,11 @@ async fn next_of(ws: &mut Socket, kind: &str) -> Value {
     }
 }
 
-async fn send(ws: &mut Socket, v: Value) {
+pub async fn send(ws: &mut Socket, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
-async fn join(ws: &mut Socket, room: &str, since: Option<(i64, &str)>) -> Value {
+pub async fn join(ws: &mut Socket, room: &str, since: Option<(i64, &str)>) -> Value {
     let mut cmd = json!({"type": "join", "room": room, "ref": "j"});
     if let Some((seq, epoch)) = since {
         cmd["since"] = json!(seq);

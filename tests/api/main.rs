@@ -10,5 +10,6 @@ mod classroom;
 mod cli;
 mod commerce;
 mod errors;
+mod live_room;
 mod ops;
 mod realtime;

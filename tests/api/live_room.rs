@@ -24,6 +24,7 @@ backend_tests!(
     session_status_reaches_the_room,
     transcripts_show_chat_and_qa_to_entitled_users,
     idle_rooms_retire_and_come_back,
+    commands_arrive_in_fragments_and_oversized_ones_close_1009,
 );
 
 /// Sends a command and returns its answer (`ack` or `error` with the same `ref`), skipping
@@ -740,4 +741,32 @@ async fn idle_rooms_retire_and_come_back(backend: Backend) {
         .await["seq"],
         2
     );
+}
+
+/// The frame layer of `GET /ws` itself: a command split over continuation frames is reassembled
+/// and answered; a message over `LYCEUM_WS_MAX_MESSAGE_BYTES` closes the connection with 1009.
+async fn commands_arrive_in_fragments_and_oversized_ones_close_1009(backend: Backend) {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    let c = class_with(backend, &[("LYCEUM_WS_MAX_MESSAGE_BYTES", "4096")]).await;
+    let mut ws = connect(&c.app, &c.learner.access_token).await;
+    let cmd = json!({"type": "join", "room": c.room(), "ref": "frag"}).to_string();
+    let (head, tail) = cmd.as_bytes().split_at(cmd.len() / 2);
+    let first = Frame::message(head.to_vec(), OpCode::Data(Data::Text), false);
+    let rest = Frame::message(tail.to_vec(), OpCode::Data(Data::Continue), true);
+    ws.send(Message::Frame(first)).await.unwrap();
+    ws.send(Message::Frame(rest)).await.unwrap();
+    let joined = next_of(&mut ws, "joined").await;
+    assert_eq!(joined["ref"], "frag");
+
+    let huge = json!({"type": "chat", "room": c.room(), "text": "x".repeat(5000)}).to_string();
+    ws.send(Message::Text(huge.into())).await.unwrap();
+    loop {
+        let v = next(&mut ws).await;
+        if v["type"] == "closed" {
+            assert_eq!(v["code"], 1009);
+            break;
+        }
+    }
 }

@@ -578,29 +578,13 @@ async fn session_status_reaches_the_room(backend: Backend) {
     let (mut learner, joined) = member(&c, &c.learner.access_token).await;
     assert_eq!(joined["state"]["status"], "scheduled");
     let token = Some(c.teacher.access_token.as_str());
-    let path = |what: &str| format!("/api/v1/live-sessions/{}/{what}", c.live);
-    assert_eq!(
-        c.app
-            .send(Method::POST, &path("start"), token, None)
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        event(&mut learner, "session_status").await["data"]["status"],
-        "live"
-    );
-    assert_eq!(
-        c.app
-            .send(Method::POST, &path("end"), token, None)
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        event(&mut learner, "session_status").await["data"]["status"],
-        "ended"
-    );
+    for (what, status) in [("start", "live"), ("end", "ended")] {
+        let path = format!("/api/v1/live-sessions/{}/{what}", c.live);
+        let resp = c.app.send(Method::POST, &path, token, None).await;
+        assert_eq!(resp.status(), 200);
+        let e = event(&mut learner, "session_status").await;
+        assert_eq!(e["data"]["status"], status);
+    }
     let chat = json!({"type": "chat", "room": c.room(), "text": "anyone?"});
     assert_eq!(command(&mut learner, chat).await["code"], "forbidden");
 }

@@ -14,14 +14,19 @@
 //!   behaviour events.
 //! - [`money`]: `Money` and `Currency`: integer minor units, never floats.
 //! - [`pagination`]: bounded `limit`/`offset` for list endpoints.
-//! - [`realtime`]: the WebSocket frame layer and the echo endpoint for conformance tests.
+//! - [`realtime`]: WebSocket sessions, room actors, the broker and the frame layer.
+//! - [`classroom`]: live sessions, the room log and the classroom rules.
+//! - [`consultations`]: paid 1:1 consultations: holds, bookings, metering, settlement.
+//! - [`clock`]: the time consultations are metered and judged by (movable in tests).
 //! - [`seed`]: the idempotent demo data set.
 
 pub mod accounts;
 pub mod api;
 pub mod catalog;
 pub mod classroom;
+pub mod clock;
 pub mod config;
+pub mod consultations;
 pub mod db;
 pub mod error;
 pub mod ledger;

@@ -304,6 +304,65 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payment_holds (id) {
+        id -> Text,
+        purpose -> Text,
+        subject_id -> Text,
+        payer_id -> Text,
+        payee_id -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        fee_bps -> Integer,
+        payment_id -> Nullable<Text>,
+        status -> Text,
+        captured_minor -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    bookings (id) {
+        id -> Text,
+        expert_id -> Text,
+        learner_id -> Text,
+        starts_at -> Timestamp,
+        minutes -> Integer,
+        extra_minutes -> Integer,
+        rate_per_minute_minor -> BigInt,
+        currency -> Text,
+        status -> Text,
+        billable_seconds -> BigInt,
+        charged_minor -> BigInt,
+        expert_joined_at -> Nullable<Timestamp>,
+        learner_joined_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        settled_at -> Nullable<Timestamp>,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    booking_slots (expert_id, slot_at) {
+        expert_id -> Text,
+        slot_at -> Timestamp,
+        booking_id -> Text,
+    }
+}
+
+diesel::table! {
+    consult_intervals (id) {
+        id -> Text,
+        booking_id -> Text,
+        started_at -> Timestamp,
+        checkpoint_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     live_sessions,
     room_epochs,
@@ -328,4 +387,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sandbox_payments,
     sandbox_outbox,
     sandbox_refunds,
+    payment_holds,
+    bookings,
+    booking_slots,
+    consult_intervals,
 );

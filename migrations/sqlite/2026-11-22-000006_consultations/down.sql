@@ -1,0 +1,4 @@
+DROP TABLE consult_intervals;
+DROP TABLE booking_slots;
+DROP TABLE bookings;
+DROP TABLE payment_holds;

@@ -116,6 +116,25 @@ pub struct Settings {
     pub room_roster_max: usize,
     /// An empty room stops after this long (`LYCEUM_ROOM_IDLE_SECS`).
     pub room_idle: Duration,
+    /// How often rooms run their timers: presence counts, metering (`LYCEUM_ROOM_TICK_MS`).
+    pub room_tick: Duration,
+    /// Minutes a learner has to authorise a new booking (`LYCEUM_CONSULT_PAYMENT_MINUTES`).
+    pub consult_payment_minutes: u32,
+    /// Cancelling closer to the start than this costs a fee (`LYCEUM_CONSULT_CANCEL_NOTICE_HOURS`).
+    pub consult_cancel_notice_hours: u32,
+    /// Share of the price a late cancellation costs (`LYCEUM_CONSULT_LATE_CANCEL_FEE_BPS`).
+    pub consult_late_cancel_fee_bps: u32,
+    /// Minutes after the start before a missing party is a no-show
+    /// (`LYCEUM_CONSULT_NO_SHOW_GRACE_MINUTES`).
+    pub consult_no_show_grace_minutes: u32,
+    /// Share of the price a learner no-show costs; 0 releases everything
+    /// (`LYCEUM_CONSULT_LEARNER_NO_SHOW_FEE_BPS`).
+    pub consult_learner_no_show_fee_bps: u32,
+    /// Seconds a dropped party may take to reconnect and keep billing continuous
+    /// (`LYCEUM_CONSULT_RECONNECT_GRACE_SECS`).
+    pub consult_reconnect_grace_secs: u32,
+    /// How often the consultation sweep runs (`LYCEUM_CONSULT_SWEEP_SECS`).
+    pub consult_sweep: Duration,
 }
 
 /// A configuration value that could not be used.
@@ -175,14 +194,7 @@ impl Settings {
                 "LYCEUM_WORKERS",
                 std::thread::available_parallelism().ok().map(|n| n.get()),
             )?,
-            platform_fee_bps: match parse(&var, "LYCEUM_PLATFORM_FEE_BPS", Some(2000u32))? {
-                bps if bps <= 10_000 => bps,
-                _ => {
-                    return Err(ConfigError(
-                        "LYCEUM_PLATFORM_FEE_BPS must be at most 10000".into(),
-                    ));
-                }
-            },
+            platform_fee_bps: bps(&var, "LYCEUM_PLATFORM_FEE_BPS", 2000)?,
             refund_window: secs(parse(
                 &var,
                 "LYCEUM_REFUND_WINDOW_SECS",
@@ -206,6 +218,32 @@ impl Settings {
             room_history: parse::<usize>(&var, "LYCEUM_ROOM_HISTORY", Some(512))?.max(1),
             room_roster_max: parse(&var, "LYCEUM_ROOM_ROSTER_MAX", Some(100))?,
             room_idle: secs(parse(&var, "LYCEUM_ROOM_IDLE_SECS", Some(60))?),
+            room_tick: Duration::from_millis(
+                parse::<u64>(&var, "LYCEUM_ROOM_TICK_MS", Some(1000))?.max(10),
+            ),
+            consult_payment_minutes: parse(&var, "LYCEUM_CONSULT_PAYMENT_MINUTES", Some(15))?,
+            consult_cancel_notice_hours: parse(
+                &var,
+                "LYCEUM_CONSULT_CANCEL_NOTICE_HOURS",
+                Some(24),
+            )?,
+            consult_late_cancel_fee_bps: bps(&var, "LYCEUM_CONSULT_LATE_CANCEL_FEE_BPS", 5000)?,
+            consult_no_show_grace_minutes: parse(
+                &var,
+                "LYCEUM_CONSULT_NO_SHOW_GRACE_MINUTES",
+                Some(10),
+            )?,
+            consult_learner_no_show_fee_bps: bps(
+                &var,
+                "LYCEUM_CONSULT_LEARNER_NO_SHOW_FEE_BPS",
+                0,
+            )?,
+            consult_reconnect_grace_secs: parse(
+                &var,
+                "LYCEUM_CONSULT_RECONNECT_GRACE_SECS",
+                Some(60),
+            )?,
+            consult_sweep: secs(parse::<u64>(&var, "LYCEUM_CONSULT_SWEEP_SECS", Some(30))?.max(1)),
             ws_heartbeat: secs(parse::<u64>(&var, "LYCEUM_WS_HEARTBEAT_SECS", Some(15))?.max(1)),
             data_dir,
         })
@@ -291,7 +329,72 @@ impl Settings {
                 "LYCEUM_SANDBOX_CHAOS",
                 u8::from(self.sandbox_chaos).to_string(),
             ),
+            (
+                "LYCEUM_WS_MAX_MESSAGE_BYTES",
+                self.ws_max_message_bytes.to_string(),
+            ),
+            ("LYCEUM_WS_ECHO", u8::from(self.ws_echo).to_string()),
+            (
+                "LYCEUM_WS_HEARTBEAT_SECS",
+                self.ws_heartbeat.as_secs().to_string(),
+            ),
+            ("LYCEUM_WS_RATE_PER_SEC", self.ws_rate_per_sec.to_string()),
+            ("LYCEUM_WS_BURST", self.ws_burst.to_string()),
+            (
+                "LYCEUM_WS_MAX_CONNECTIONS_PER_USER",
+                self.ws_max_connections_per_user.to_string(),
+            ),
+            (
+                "LYCEUM_WS_OUTBOUND_QUEUE",
+                self.ws_outbound_queue.to_string(),
+            ),
+            ("LYCEUM_ROOM_HISTORY", self.room_history.to_string()),
+            ("LYCEUM_ROOM_ROSTER_MAX", self.room_roster_max.to_string()),
+            (
+                "LYCEUM_ROOM_IDLE_SECS",
+                self.room_idle.as_secs().to_string(),
+            ),
+            (
+                "LYCEUM_ROOM_TICK_MS",
+                self.room_tick.as_millis().to_string(),
+            ),
+            (
+                "LYCEUM_CONSULT_PAYMENT_MINUTES",
+                self.consult_payment_minutes.to_string(),
+            ),
+            (
+                "LYCEUM_CONSULT_CANCEL_NOTICE_HOURS",
+                self.consult_cancel_notice_hours.to_string(),
+            ),
+            (
+                "LYCEUM_CONSULT_LATE_CANCEL_FEE_BPS",
+                self.consult_late_cancel_fee_bps.to_string(),
+            ),
+            (
+                "LYCEUM_CONSULT_NO_SHOW_GRACE_MINUTES",
+                self.consult_no_show_grace_minutes.to_string(),
+            ),
+            (
+                "LYCEUM_CONSULT_LEARNER_NO_SHOW_FEE_BPS",
+                self.consult_learner_no_show_fee_bps.to_string(),
+            ),
+            (
+                "LYCEUM_CONSULT_RECONNECT_GRACE_SECS",
+                self.consult_reconnect_grace_secs.to_string(),
+            ),
+            (
+                "LYCEUM_CONSULT_SWEEP_SECS",
+                self.consult_sweep.as_secs().to_string(),
+            ),
         ]
+    }
+}
+
+/// A share in basis points (0–10000).
+fn bps(var: &impl Fn(&str) -> Option<String>, key: &str, default: u32) -> Result<u32, ConfigError> {
+    match parse(var, key, Some(default))? {
+        v if v <= 10_000 => Ok(v),
+        _ => Err(ConfigError(format!("{key} must be at most 10000"))),
     }
 }
 

@@ -4,4 +4,6 @@
 //! - `holds`: money held on a learner's card (authorise), then captured in part and released.
 //! - `bookings`: booking, confirming, declining, cancelling, no-shows and settlement.
 
+pub mod bookings;
+pub mod holds;
 pub mod metering;

@@ -1,0 +1,785 @@
+//! Bookings of an expert's time and their money: a learner books a start and a number of
+//! minutes; the price (minutes × rate) is held on their card; the booking is confirmed when the
+//! hold is authorised. The expert may decline (everything released); the learner may cancel
+//! (free until the notice period, then a fee is captured). After the session the billable time
+//! metered in `consult_intervals` is captured, never above what was authorised, and the rest
+//! released. A sweep handles what nobody else will: unpaid bookings, no-shows, and sessions a
+//! crash left unsettled.
+//!
+//! Each booking owns one `booking_slots` row per 5-minute slot it covers; the primary key
+//! (expert, slot) makes two overlapping bookings of one expert impossible on any backend.
+//!
+//! `pending_payment → confirmed → in_progress → completed`, with `declined`, `canceled`,
+//! `expired`, `expert_no_show` and `learner_no_show` as other ends.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::holds::{self, HoldChange, HoldRequest, HoldRow};
+use super::metering;
+use crate::accounts::{AuthUser, Role};
+use crate::db::schema::{booking_slots, bookings, consult_intervals};
+use crate::db::{self, DbConnection};
+use crate::money::{Currency, Money};
+use crate::orders::service::{OrderError, ProviderEvent};
+use crate::orders::store::audit;
+use crate::payments::{PaymentProvider, ProviderPayment};
+
+/// Bookings are made of slots of this many minutes.
+pub const SLOT_MINUTES: i64 = 5;
+
+/// The consultation rules an operator can tune.
+#[derive(Debug, Clone)]
+pub struct ConsultConfig {
+    /// Platform share of captured consultation money, in basis points.
+    pub fee_bps: u32,
+    /// How long a learner has to authorise the payment of a new booking.
+    pub payment_window: Duration,
+    /// Cancelling closer than this to the start costs `late_cancel_fee_bps` of the price.
+    pub cancel_notice: Duration,
+    /// Share of the booked price captured for a late cancellation.
+    pub late_cancel_fee_bps: u32,
+    /// How long after the start a party may arrive before they count as a no-show.
+    pub no_show_grace: Duration,
+    /// Share of the booked price captured when the learner does not show (0 releases all).
+    pub learner_no_show_fee_bps: u32,
+    /// How long a dropped party may take to reconnect before billing stops at the drop.
+    pub reconnect_grace_s: i64,
+}
+
+impl ConsultConfig {
+    /// The rules from the server settings.
+    pub fn from_settings(s: &crate::config::Settings) -> Self {
+        Self {
+            fee_bps: s.platform_fee_bps,
+            payment_window: Duration::minutes(s.consult_payment_minutes as i64),
+            cancel_notice: Duration::hours(s.consult_cancel_notice_hours as i64),
+            late_cancel_fee_bps: s.consult_late_cancel_fee_bps,
+            no_show_grace: Duration::minutes(s.consult_no_show_grace_minutes as i64),
+            learner_no_show_fee_bps: s.consult_learner_no_show_fee_bps,
+            reconnect_grace_s: s.consult_reconnect_grace_secs as i64,
+        }
+    }
+}
+
+/// A row of `bookings`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, ToSchema)]
+#[diesel(table_name = bookings)]
+pub struct BookingRow {
+    /// Id; the room is `consult:<id>`.
+    pub id: String,
+    /// The expert (a user id).
+    pub expert_id: String,
+    /// The learner.
+    pub learner_id: String,
+    /// Start (UTC).
+    #[schema(value_type = String)]
+    pub starts_at: NaiveDateTime,
+    /// Booked minutes.
+    pub minutes: i32,
+    /// Minutes added by accepted extensions.
+    pub extra_minutes: i32,
+    /// Price per minute in minor units.
+    pub rate_per_minute_minor: i64,
+    /// Currency of every amount.
+    pub currency: String,
+    /// Where the booking stands.
+    pub status: String,
+    /// Metered time with both parties present (set at settlement).
+    pub billable_seconds: i64,
+    /// What was captured.
+    pub charged_minor: i64,
+    /// When the expert first joined the room.
+    #[schema(value_type = Option<String>)]
+    pub expert_joined_at: Option<NaiveDateTime>,
+    /// When the learner first joined the room.
+    #[schema(value_type = Option<String>)]
+    pub learner_joined_at: Option<NaiveDateTime>,
+    /// When the session ended.
+    #[schema(value_type = Option<String>)]
+    pub ended_at: Option<NaiveDateTime>,
+    /// When the money was settled.
+    #[schema(value_type = Option<String>)]
+    pub settled_at: Option<NaiveDateTime>,
+    /// Unpaid bookings expire then.
+    #[schema(value_type = String)]
+    pub expires_at: NaiveDateTime,
+    /// Created.
+    #[schema(value_type = String)]
+    pub created_at: NaiveDateTime,
+    /// Last change.
+    #[schema(value_type = String)]
+    pub updated_at: NaiveDateTime,
+}
+
+impl BookingRow {
+    /// Booked seconds including extensions.
+    pub fn limit_s(&self) -> i64 {
+        i64::from(self.minutes + self.extra_minutes) * 60
+    }
+
+    /// Whether `user` is a party of this booking.
+    pub fn party(&self, user: &str) -> Option<Party> {
+        if user == self.expert_id {
+            Some(Party::Expert)
+        } else if user == self.learner_id {
+            Some(Party::Learner)
+        } else {
+            None
+        }
+    }
+}
+
+/// Which side of a consultation someone is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    /// The expert.
+    Expert,
+    /// The learner.
+    Learner,
+}
+
+/// The price of an expert's time, as the expert module states it.
+#[derive(Debug, Clone)]
+pub struct Terms {
+    /// The expert.
+    pub expert_id: String,
+    /// Per minute, minor units.
+    pub rate_per_minute_minor: i64,
+    /// Currency.
+    pub currency: Currency,
+}
+
+/// The time a booking asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    /// Start (UTC, on a slot boundary).
+    pub start: DateTime<Utc>,
+    /// Length in minutes (a multiple of the slot).
+    pub minutes: i64,
+}
+
+/// A running interval: its start and last checkpoint.
+pub type OpenInterval = (DateTime<Utc>, DateTime<Utc>);
+
+/// A booking and the payment the learner must confirm.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Booked {
+    /// The booking.
+    pub booking: BookingRow,
+    /// The provider payment holding the price; confirm it to authorise.
+    #[schema(value_type = Object)]
+    pub payment: Option<ProviderPayment>,
+}
+
+fn naive(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+/// The start of every slot of `[start, start + minutes)`.
+pub fn slots(start: DateTime<Utc>, minutes: i64) -> Vec<NaiveDateTime> {
+    (0..minutes / SLOT_MINUTES)
+        .map(|i| naive(start + Duration::minutes(i * SLOT_MINUTES)))
+        .collect()
+}
+
+/// The booking `id`.
+pub fn find(conn: &mut DbConnection, id: &str) -> Result<BookingRow, OrderError> {
+    bookings::table
+        .find(id)
+        .select(BookingRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(OrderError::NotFound("booking"))
+}
+
+/// The booking `id` as `user` may see it: its parties and admins.
+pub fn visible(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    id: &str,
+) -> Result<BookingRow, OrderError> {
+    let b = find(conn, id)?;
+    if b.party(&user.id).is_some() || user.role == Role::Admin {
+        Ok(b)
+    } else {
+        Err(OrderError::NotFound("booking"))
+    }
+}
+
+/// `user`'s bookings, as learner and as expert, soonest first.
+pub fn mine(conn: &mut DbConnection, user: &str) -> QueryResult<Vec<BookingRow>> {
+    bookings::table
+        .filter(
+            bookings::learner_id
+                .eq(user)
+                .or(bookings::expert_id.eq(user)),
+        )
+        .order((bookings::starts_at, bookings::id))
+        .select(BookingRow::as_select())
+        .limit(500)
+        .load(conn)
+}
+
+fn set_status(
+    conn: &mut DbConnection,
+    b: &BookingRow,
+    from: &[&str],
+    to: &str,
+    cause: &str,
+) -> Result<bool, OrderError> {
+    let n = diesel::update(
+        bookings::table
+            .find(&b.id)
+            .filter(bookings::status.eq_any(from)),
+    )
+    .set((bookings::status.eq(to), bookings::updated_at.eq(db::now())))
+    .execute(conn)?;
+    if n == 1 {
+        audit(conn, "booking", &b.id, Some(&b.status), to, cause)?;
+    }
+    Ok(n == 1)
+}
+
+fn free_slots(conn: &mut DbConnection, booking_id: &str) -> QueryResult<usize> {
+    diesel::delete(booking_slots::table.filter(booking_slots::booking_id.eq(booking_id)))
+        .execute(conn)
+}
+
+/// Books `minutes` of `terms`' expert from `start` for `learner` and asks the provider to hold
+/// the price. The caller has checked the expert's availability. Booking the same time again
+/// while the first is unpaid returns that booking (safe retries); any other overlap is a
+/// conflict.
+pub fn book(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    cfg: &ConsultConfig,
+    learner: &AuthUser,
+    terms: &Terms,
+    span: Span,
+    now: DateTime<Utc>,
+) -> Result<Booked, OrderError> {
+    let Span { start, minutes } = span;
+    if learner.id == terms.expert_id {
+        return Err(OrderError::Forbidden(
+            "experts cannot book themselves".into(),
+        ));
+    }
+    let price = Money::new(
+        terms.rate_per_minute_minor.saturating_mul(minutes),
+        terms.currency,
+    )
+    .map_err(|e| OrderError::Invalid(e.to_string()))?;
+    let created = db::write_transaction(conn, |c| {
+        let row = BookingRow {
+            id: format!("bkg_{}", uuid::Uuid::now_v7().simple()),
+            expert_id: terms.expert_id.clone(),
+            learner_id: learner.id.clone(),
+            starts_at: naive(start),
+            minutes: minutes as i32,
+            extra_minutes: 0,
+            rate_per_minute_minor: terms.rate_per_minute_minor,
+            currency: terms.currency.as_str().to_owned(),
+            status: "pending_payment".into(),
+            billable_seconds: 0,
+            charged_minor: 0,
+            expert_joined_at: None,
+            learner_joined_at: None,
+            ended_at: None,
+            settled_at: None,
+            expires_at: naive(now + cfg.payment_window),
+            created_at: naive(now),
+            updated_at: naive(now),
+        };
+        diesel::insert_into(bookings::table)
+            .values(&row)
+            .execute(c)?;
+        take_slots(c, &row.expert_id, &row.id, start, minutes)?;
+        let hold = holds::insert(
+            c,
+            &HoldRequest {
+                purpose: "booking",
+                subject_id: &row.id,
+                payer_id: &learner.id,
+                payee_id: &terms.expert_id,
+                amount: price,
+                fee_bps: cfg.fee_bps,
+            },
+        )?;
+        audit(c, "booking", &row.id, None, "pending_payment", "booked")?;
+        Ok::<_, OrderError>((row, hold))
+    });
+    let (booking, hold) = match created {
+        Ok(pair) => pair,
+        Err(OrderError::Conflict(m)) => {
+            return retry_of_same_booking(conn, learner, terms, start, minutes)
+                .unwrap_or(Err(OrderError::Conflict(m)));
+        }
+        Err(e) => return Err(e),
+    };
+    match holds::authorize(conn, provider, &hold) {
+        Ok(payment) => Ok(Booked {
+            booking,
+            payment: Some(payment),
+        }),
+        Err(e) => {
+            db::write_transaction(conn, |c| {
+                set_status(
+                    c,
+                    &booking,
+                    &["pending_payment"],
+                    "payment_failed",
+                    "provider refused",
+                )?;
+                free_slots(c, &booking.id)?;
+                Ok::<_, OrderError>(())
+            })?;
+            Err(e)
+        }
+    }
+}
+
+/// Inserts the slots of `[start, start + minutes)` for a booking; a taken slot is a conflict.
+fn take_slots(
+    conn: &mut DbConnection,
+    expert_id: &str,
+    booking_id: &str,
+    start: DateTime<Utc>,
+    minutes: i64,
+) -> Result<(), OrderError> {
+    // One row at a time: batch inserts are not available on the multi-backend connection.
+    for slot in slots(start, minutes) {
+        let inserted = diesel::insert_into(booking_slots::table)
+            .values((
+                booking_slots::expert_id.eq(expert_id),
+                booking_slots::slot_at.eq(slot),
+                booking_slots::booking_id.eq(booking_id),
+            ))
+            .execute(conn);
+        match inserted {
+            Ok(_) => {}
+            Err(e) if db::is_unique_violation(&e) => {
+                return Err(OrderError::Conflict(
+                    "the expert is already booked at that time".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn retry_of_same_booking(
+    conn: &mut DbConnection,
+    learner: &AuthUser,
+    terms: &Terms,
+    start: DateTime<Utc>,
+    minutes: i64,
+) -> Option<Result<Booked, OrderError>> {
+    let existing: BookingRow = bookings::table
+        .filter(bookings::learner_id.eq(&learner.id))
+        .filter(bookings::expert_id.eq(&terms.expert_id))
+        .filter(bookings::starts_at.eq(naive(start)))
+        .filter(bookings::minutes.eq(minutes as i32))
+        .filter(bookings::status.eq("pending_payment"))
+        .select(BookingRow::as_select())
+        .first(conn)
+        .ok()?;
+    Some(Ok(Booked {
+        booking: existing,
+        payment: None,
+    }))
+}
+
+/// Follows a provider event for a booking or extension hold: an authorised booking hold
+/// confirms the booking; an authorised extension adds its minutes. Money that arrives for a
+/// booking that is no longer waiting (expired, cancelled) is released at once.
+pub fn apply_event(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    event: &ProviderEvent,
+) -> Result<Option<BookingRow>, OrderError> {
+    let (hold, stale) = db::write_transaction(conn, |c| {
+        let (hold, change) = holds::apply_event(c, event)?;
+        let booking = find(c, &hold.subject_id)?;
+        let stale = match (change, hold.purpose.as_str()) {
+            (HoldChange::Authorized, "booking") => {
+                !set_status(c, &booking, &["pending_payment"], "confirmed", &event.kind)?
+            }
+            (HoldChange::Authorized, "extension") => {
+                let live = ["confirmed", "in_progress"].contains(&booking.status.as_str());
+                if live {
+                    let minutes = hold.amount_minor / booking.rate_per_minute_minor;
+                    diesel::update(bookings::table.find(&booking.id))
+                        .set(bookings::extra_minutes.eq(bookings::extra_minutes + minutes as i32))
+                        .execute(c)?;
+                }
+                !live
+            }
+            (HoldChange::Failed, "booking") => {
+                if set_status(
+                    c,
+                    &booking,
+                    &["pending_payment"],
+                    "payment_failed",
+                    &event.kind,
+                )? {
+                    free_slots(c, &booking.id)?;
+                }
+                false
+            }
+            _ => false,
+        };
+        Ok::<_, OrderError>((holds::find(c, &hold.id)?.unwrap_or(hold), stale))
+    })?;
+    if stale {
+        holds::release(conn, provider, &hold, "booking no longer waiting")?;
+    }
+    Ok(Some(find(conn, &hold.subject_id)?))
+}
+
+/// The expert declines a booking that has not started: everything is released.
+pub fn decline(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    user: &AuthUser,
+    id: &str,
+) -> Result<BookingRow, OrderError> {
+    let b = visible(conn, user, id)?;
+    if b.party(&user.id) != Some(Party::Expert) && user.role != Role::Admin {
+        return Err(OrderError::Forbidden("only the expert can decline".into()));
+    }
+    end_unstarted(conn, provider, &b, "declined", 0, "expert declined")
+}
+
+/// The learner cancels: free before the notice period, else the late fee is captured.
+pub fn cancel(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    cfg: &ConsultConfig,
+    user: &AuthUser,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, OrderError> {
+    let b = visible(conn, user, id)?;
+    if b.party(&user.id) != Some(Party::Learner) {
+        return Err(OrderError::Forbidden("only the learner can cancel".into()));
+    }
+    let late = b.status == "confirmed" && now > b.starts_at.and_utc() - cfg.cancel_notice;
+    let fee = if late {
+        price(&b) * i64::from(cfg.late_cancel_fee_bps) / 10_000
+    } else {
+        0
+    };
+    end_unstarted(
+        conn,
+        provider,
+        &b,
+        "canceled",
+        fee,
+        if late {
+            "late cancellation"
+        } else {
+            "cancelled in time"
+        },
+    )
+}
+
+fn price(b: &BookingRow) -> i64 {
+    i64::from(b.minutes) * b.rate_per_minute_minor
+}
+
+/// Ends a booking before its session: frees its slots, captures `fee` from the booking hold
+/// (0 releases it) and releases every other hold.
+fn end_unstarted(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    b: &BookingRow,
+    to: &str,
+    fee: i64,
+    cause: &str,
+) -> Result<BookingRow, OrderError> {
+    let moved = db::write_transaction(conn, |c| {
+        let moved = set_status(c, b, &["pending_payment", "confirmed"], to, cause)?;
+        if moved {
+            free_slots(c, &b.id)?;
+        }
+        Ok::<_, OrderError>(moved)
+    })?;
+    if !moved {
+        return Err(OrderError::Conflict(format!(
+            "a booking that is {} cannot be {to}",
+            b.status
+        )));
+    }
+    let charged = settle_holds(conn, provider, b, fee, cause)?;
+    diesel::update(bookings::table.find(&b.id))
+        .set((
+            bookings::charged_minor.eq(charged),
+            bookings::settled_at.eq(Some(db::now())),
+        ))
+        .execute(conn)?;
+    find(conn, &b.id)
+}
+
+/// Captures `amount` across a booking's authorised holds (oldest first), releases the rest and
+/// every hold still pending; returns what was captured.
+fn settle_holds(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    b: &BookingRow,
+    amount: i64,
+    cause: &str,
+) -> Result<i64, OrderError> {
+    let mut left = amount;
+    let mut taken = 0;
+    for hold in holds::for_subject(conn, &b.id)? {
+        let take = if hold.status == "authorized" {
+            left.min(hold.amount_minor)
+        } else {
+            0
+        };
+        let got = holds::capture(conn, provider, &hold, take, cause)?;
+        left -= got;
+        taken += got;
+    }
+    Ok(taken)
+}
+
+/// What the holds of a booking authorise in total.
+fn authorised(conn: &mut DbConnection, b: &BookingRow) -> Result<i64, OrderError> {
+    Ok(holds::for_subject(conn, &b.id)?
+        .iter()
+        .filter(|h| h.status == "authorized")
+        .map(|h: &HoldRow| h.amount_minor)
+        .sum())
+}
+
+/// The billable time stored for a booking: seconds in closed intervals, and the running
+/// interval (start, last checkpoint) if one was left open.
+pub fn stored_meter(
+    conn: &mut DbConnection,
+    booking_id: &str,
+) -> QueryResult<(i64, Option<OpenInterval>)> {
+    let rows: Vec<(NaiveDateTime, NaiveDateTime, Option<NaiveDateTime>)> = consult_intervals::table
+        .filter(consult_intervals::booking_id.eq(booking_id))
+        .select((
+            consult_intervals::started_at,
+            consult_intervals::checkpoint_at,
+            consult_intervals::ended_at,
+        ))
+        .load(conn)?;
+    let closed = rows
+        .iter()
+        .filter_map(|(s, _, e)| e.map(|e| (e - *s).num_seconds().max(0)))
+        .sum();
+    let open = rows
+        .iter()
+        .find(|(_, _, e)| e.is_none())
+        .map(|(s, c, _)| (s.and_utc(), c.and_utc()));
+    Ok((closed, open))
+}
+
+/// Records a metering change of a booking's session as it happens: an interval starts, is
+/// checkpointed, or ends. So a restart neither loses nor double-counts time.
+pub fn record_meter(
+    conn: &mut DbConnection,
+    booking_id: &str,
+    change: &metering::Change,
+) -> QueryResult<()> {
+    use metering::Change;
+    let open = consult_intervals::table
+        .filter(consult_intervals::booking_id.eq(booking_id))
+        .filter(consult_intervals::ended_at.is_null());
+    match change {
+        Change::Started { at } => {
+            diesel::insert_into(consult_intervals::table)
+                .values((
+                    consult_intervals::id.eq(uuid::Uuid::now_v7().to_string()),
+                    consult_intervals::booking_id.eq(booking_id),
+                    consult_intervals::started_at.eq(naive(*at)),
+                    consult_intervals::checkpoint_at.eq(naive(*at)),
+                ))
+                .execute(conn)?;
+        }
+        Change::Paused { at } | Change::Resumed { at } => {
+            diesel::update(open)
+                .set(consult_intervals::checkpoint_at.eq(naive(*at)))
+                .execute(conn)?;
+        }
+        Change::Stopped { at, .. } => {
+            diesel::update(open)
+                .set((
+                    consult_intervals::checkpoint_at.eq(naive(*at)),
+                    consult_intervals::ended_at.eq(Some(naive(*at))),
+                ))
+                .execute(conn)?;
+        }
+        Change::Warning { .. } | Change::LimitReached => {}
+    }
+    Ok(())
+}
+
+/// Moves a running interval's checkpoint to `at` (called periodically while both are present).
+pub fn checkpoint(conn: &mut DbConnection, booking_id: &str, at: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(
+        consult_intervals::table
+            .filter(consult_intervals::booking_id.eq(booking_id))
+            .filter(consult_intervals::ended_at.is_null()),
+    )
+    .set(consult_intervals::checkpoint_at.eq(naive(at)))
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Notes that a party joined the room at `at` (first time only) and starts the session.
+pub fn joined(
+    conn: &mut DbConnection,
+    b: &BookingRow,
+    party: Party,
+    at: DateTime<Utc>,
+) -> Result<(), OrderError> {
+    let at = Some(naive(at));
+    let target = bookings::table.find(&b.id);
+    match party {
+        Party::Expert => diesel::update(target.filter(bookings::expert_joined_at.is_null()))
+            .set(bookings::expert_joined_at.eq(at))
+            .execute(conn)?,
+        Party::Learner => diesel::update(target.filter(bookings::learner_joined_at.is_null()))
+            .set(bookings::learner_joined_at.eq(at))
+            .execute(conn)?,
+    };
+    set_status(conn, b, &["confirmed"], "in_progress", "a party joined")?;
+    Ok(())
+}
+
+/// Settles a session that has ended: closes a running interval at its last checkpoint,
+/// captures ceil(billable minutes) × rate (never above what was authorised), releases the rest
+/// and completes the booking. Settling twice changes nothing.
+pub fn settle(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, OrderError> {
+    let b = find(conn, id)?;
+    if b.settled_at.is_some() || !["confirmed", "in_progress"].contains(&b.status.as_str()) {
+        return Ok(b);
+    }
+    let (closed, open) = stored_meter(conn, id)?;
+    if let Some((_, checkpoint)) = open {
+        record_meter(
+            conn,
+            id,
+            &metering::Change::Stopped {
+                at: checkpoint,
+                billed_s: 0,
+            },
+        )?;
+    }
+    let billable =
+        (closed + open.map_or(0, |(s, c)| (c - s).num_seconds().max(0))).min(b.limit_s());
+    let amount = metering::charge(billable, b.rate_per_minute_minor, authorised(conn, &b)?);
+    let charged = settle_holds(conn, provider, &b, amount, "consultation settled")?;
+    db::write_transaction(conn, |c| {
+        if set_status(c, &b, &["confirmed", "in_progress"], "completed", "settled")? {
+            diesel::update(bookings::table.find(id))
+                .set((
+                    bookings::billable_seconds.eq(billable),
+                    bookings::charged_minor.eq(charged),
+                    bookings::ended_at.eq(Some(naive(now))),
+                    bookings::settled_at.eq(Some(naive(now))),
+                ))
+                .execute(c)?;
+            free_slots_after(c, &b.id, now)?;
+        }
+        Ok::<_, OrderError>(())
+    })?;
+    find(conn, id)
+}
+
+/// Frees the slots of a finished booking that lie after `now`, so the expert can be booked for
+/// the time a session did not use.
+fn free_slots_after(
+    conn: &mut DbConnection,
+    booking_id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::delete(
+        booking_slots::table
+            .filter(booking_slots::booking_id.eq(booking_id))
+            .filter(booking_slots::slot_at.ge(naive(now))),
+    )
+    .execute(conn)
+}
+
+/// Handles what no request will: unpaid bookings past their window expire; a booking whose
+/// expert did not come within the grace is an expert no-show (all released); one whose learner
+/// did not come is a learner no-show (the configured fee, default nothing); sessions whose
+/// booked time is long past and that nobody settled (a crash) are settled. Returns how many
+/// bookings it moved.
+pub fn sweep(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    cfg: &ConsultConfig,
+    now: DateTime<Utc>,
+) -> Result<usize, OrderError> {
+    let mut moved = 0;
+    let due: Vec<BookingRow> = bookings::table
+        .filter(bookings::status.eq_any(["pending_payment", "confirmed", "in_progress"]))
+        .filter(bookings::starts_at.le(naive(now + cfg.payment_window + Duration::days(366))))
+        .select(BookingRow::as_select())
+        .load(conn)?;
+    for b in due {
+        let start = b.starts_at.and_utc();
+        let late = now > start + cfg.no_show_grace;
+        let over = now > start + Duration::seconds(b.limit_s()) + cfg.no_show_grace;
+        let result = match b.status.as_str() {
+            "pending_payment" if now > b.expires_at.and_utc() => {
+                end_unstarted(conn, provider, &b, "expired", 0, "payment window passed").map(|_| ())
+            }
+            "confirmed" | "in_progress" if late && b.expert_joined_at.is_none() => {
+                no_show(conn, provider, &b, "expert_no_show", 0)
+            }
+            "confirmed" | "in_progress" if late && b.learner_joined_at.is_none() => {
+                let fee = price(&b) * i64::from(cfg.learner_no_show_fee_bps) / 10_000;
+                no_show(conn, provider, &b, "learner_no_show", fee)
+            }
+            "in_progress" if over => settle(conn, provider, &b.id, now).map(|_| ()),
+            _ => continue,
+        };
+        match result {
+            Ok(()) => moved += 1,
+            Err(e) => tracing::warn!(booking = %b.id, error = %e, "consultation sweep failed"),
+        }
+    }
+    Ok(moved)
+}
+
+fn no_show(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    b: &BookingRow,
+    to: &str,
+    fee: i64,
+) -> Result<(), OrderError> {
+    let moved = db::write_transaction(conn, |c| {
+        let moved = set_status(c, b, &["confirmed", "in_progress"], to, "no-show")?;
+        if moved {
+            free_slots(c, &b.id)?;
+        }
+        Ok::<_, OrderError>(moved)
+    })?;
+    if moved {
+        let charged = settle_holds(conn, provider, b, fee, to)?;
+        diesel::update(bookings::table.find(&b.id))
+            .set((
+                bookings::charged_minor.eq(charged),
+                bookings::settled_at.eq(Some(db::now())),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -15,6 +15,8 @@ use utoipa::ToSchema;
 
 use crate::db::Db;
 use crate::error::{ApiError, ErrorBody, error_response};
+use crate::realtime::room::RoomCount;
+use crate::realtime::session::Realtime;
 
 /// `/healthz` and `/readyz` answer.
 #[derive(Serialize, ToSchema)]
@@ -26,6 +28,9 @@ pub struct Health {
     /// Database backend in use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<&'static str>,
+    /// Rooms open on this node (readiness only: the realtime layer answered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<usize>,
 }
 
 /// The process is up and serving HTTP; says nothing about its dependencies.
@@ -36,23 +41,34 @@ pub async fn healthz() -> HttpResponse {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         database: None,
+        rooms: None,
     })
 }
 
-/// Ready for traffic: the database answers and every migration is applied.
+/// Ready for traffic: the database answers, every migration is applied and the realtime layer
+/// answers (with the number of rooms open on this node).
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses(
         (status = 200, description = "Ready", body = Health),
         (status = 503, description = "A dependency is not ready", body = ErrorBody),
     ))]
-pub async fn readyz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+pub async fn readyz(
+    db: web::Data<Db>,
+    realtime: web::Data<Realtime>,
+) -> Result<HttpResponse, ApiError> {
     let checked = db.clone().into_inner();
     let ready = tokio::task::spawn_blocking(move || checked.is_ready()).await;
+    let rooms = realtime
+        .rooms
+        .send(RoomCount)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("realtime layer not ready: {e}")))?;
     match ready {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(Health {
             status: "ready",
             version: env!("CARGO_PKG_VERSION"),
             database: Some(db.backend()),
+            rooms: Some(rooms),
         })),
         Ok(Err(e)) => Err(ApiError::Unavailable(format!("database not ready: {e}"))),
         Err(e) => Err(ApiError::Unavailable(format!(

@@ -175,6 +175,7 @@ impl Application {
                 )
                 .default_service(web::to(api::fallback))
         })
+        .on_connect(crate::realtime::outlet::on_connect)
         .workers(workers)
         .shutdown_timeout(shutdown_secs)
         .listen(listener)?

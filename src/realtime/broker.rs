@@ -1,6 +1,8 @@
 //! The broker orders each room's log and carries its events to every room actor hosting that
-//! room. Giving an event its seq and delivering it are one atomic step, so every subscriber
-//! sees the same events in the same order with no gaps.
+//! room. Giving an event its seq and delivering it to the other subscribers are one atomic
+//! step, so every subscriber sees the same events in the same order with no gaps. The
+//! publishing room stores the event and delivers it to its own members itself; if it cannot
+//! store it, it takes the seq back (`abandon`) so nobody ever sees an event that was not kept.
 //!
 //! `InProcess` does this with a mutex on one node. A scale-out broker (Redis) implements the
 //! same trait with a script that increments the seq, appends to a capped stream and publishes,
@@ -52,14 +54,20 @@ pub trait Broker: Send + Sync {
         deliver: Recipient<Sequenced>,
     ) -> BrokerFuture<(String, i64)>;
 
-    /// Gives the event the next seq of `room` and delivers it to every subscriber, in order.
+    /// Gives the event the next seq of `room` and delivers it, in order, to every subscriber
+    /// but `origin` (the publishing room, which delivers to its own members once stored).
     fn publish(
         &self,
         room: &str,
+        origin: &Recipient<Sequenced>,
         actor: Option<String>,
         kind: &str,
         data: Value,
     ) -> BrokerFuture<Sequenced>;
+
+    /// Takes back `seq` of `room` after its publisher failed to store it; true when it was
+    /// still the last seq, so the next event reuses it and no gap appears.
+    fn abandon(&self, room: &str, seq: i64) -> bool;
 
     /// Unsubscribes `deliver` from `room`.
     fn detach(&self, room: &str, deliver: &Recipient<Sequenced>);
@@ -105,6 +113,7 @@ impl Broker for InProcess {
     fn publish(
         &self,
         room: &str,
+        origin: &Recipient<Sequenced>,
         actor: Option<String>,
         kind: &str,
         data: Value,
@@ -120,7 +129,7 @@ impl Broker for InProcess {
                     kind: kind.to_owned(),
                     data,
                 };
-                for s in &channel.subscribers {
+                for s in channel.subscribers.iter().filter(|s| *s != origin) {
                     s.do_send(event.clone());
                 }
                 Ok(event)
@@ -128,6 +137,16 @@ impl Broker for InProcess {
             None => Err(BrokerError(format!("{room} has no subscribers"))),
         };
         Box::pin(std::future::ready(result))
+    }
+
+    fn abandon(&self, room: &str, seq: i64) -> bool {
+        match self.channels().get_mut(room) {
+            Some(channel) if channel.seq == seq => {
+                channel.seq -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn detach(&self, room: &str, deliver: &Recipient<Sequenced>) {
@@ -170,7 +189,7 @@ mod tests {
     }
 
     #[actix::test]
-    async fn continues_the_stored_log_and_delivers_in_order_to_every_subscriber() {
+    async fn continues_the_stored_log_and_delivers_in_order_to_the_other_subscribers() {
         let broker = InProcess::default();
         let (a, b) = (Collector(vec![]).start(), Collector(vec![]).start());
         let start = broker
@@ -183,21 +202,28 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(again, ("e1".to_owned(), 7), "the broker's position wins");
+        let origin = a.clone().recipient();
+        let publish = || broker.publish("r", &origin, None, "chat", Value::Null);
         for _ in 0..3 {
-            broker
-                .publish("r", None, "chat", Value::Null)
-                .await
-                .unwrap();
+            publish().await.unwrap();
         }
-        assert_eq!(a.send(Seen).await.unwrap(), vec![8, 9, 10]);
         assert_eq!(b.send(Seen).await.unwrap(), vec![8, 9, 10]);
+        assert_eq!(
+            a.send(Seen).await.unwrap(),
+            Vec::<i64>::new(),
+            "the origin delivers its own"
+        );
+        let e = publish().await.unwrap();
+        assert!(broker.abandon("r", e.seq), "a failed seq is taken back");
+        let again = publish().await.unwrap();
+        assert_eq!(again.seq, e.seq, "and reused");
+        publish().await.unwrap();
+        assert!(
+            !broker.abandon("r", again.seq),
+            "not once a later seq exists"
+        );
         broker.detach("r", &a.clone().recipient());
         broker.detach("r", &b.clone().recipient());
-        assert!(
-            broker
-                .publish("r", None, "chat", Value::Null)
-                .await
-                .is_err()
-        );
+        assert!(publish().await.is_err());
     }
 }

@@ -170,6 +170,9 @@ pub struct Room {
     empty_since: Option<Instant>,
 }
 
+/// How often a room tries to store an event before giving up on it.
+const STORE_ATTEMPTS: u32 = 3;
+
 /// What a starting room reads from the database.
 struct Loaded {
     course_id: String,
@@ -272,7 +275,7 @@ impl Room {
             if let Some(m) = self.remove_member(id) {
                 metrics::counter!("ws_outbound_drops_total").increment(1);
                 metrics::counter!("ws_slow_consumer_closes_total").increment(1);
-                m.outlet.notify(Notice::Evict);
+                m.outlet.evict();
             }
         }
     }
@@ -376,9 +379,10 @@ impl Room {
             self.epoch.clone(),
         );
         let course = self.course_id.clone();
+        let me = ctx.address().recipient::<Sequenced>();
         let work = async move {
             let e = broker
-                .publish(&room, actor, draft.kind, draft.data)
+                .publish(&room, &me, actor, draft.kind, draft.data)
                 .await
                 .map_err(|e| e.to_string())?;
             let stored = StoredEvent {
@@ -389,27 +393,41 @@ impl Room {
                 created_at: e.at.naive_utc(),
             };
             let kind = behaviour(&e.kind);
-            let write = db
-                .run(move |c| -> Result<(), DbError> {
-                    crate::db::write_transaction(c, |c| {
-                        log::append(c, &room, &epoch, &stored)?;
-                        if let (Some(kind), Some(user)) = (kind, stored.actor_id.as_deref()) {
-                            events::record(c, user, &course, kind, kind.default_weight())?;
-                        }
-                        Ok(())
+            let mut write = Ok(());
+            for attempt in 0..STORE_ATTEMPTS {
+                let (room, epoch, course, stored) =
+                    (room.clone(), epoch.clone(), course.clone(), stored.clone());
+                write = db
+                    .run(move |c| -> Result<(), DbError> {
+                        crate::db::write_transaction(c, |c| {
+                            log::append(c, &room, &epoch, &stored)?;
+                            if let (Some(kind), Some(user)) = (kind, stored.actor_id.as_deref()) {
+                                events::record(c, user, &course, kind, kind.default_weight())?;
+                            }
+                            Ok(())
+                        })
                     })
-                })
-                .await;
-            Ok::<_, String>((e, write))
+                    .await;
+                if write.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+            // Nobody has seen an event that could not be stored: take its seq back.
+            if let Err(err) = write {
+                metrics::counter!("room_store_failures_total").increment(1);
+                let abandoned = broker.abandon(&room, e.seq);
+                return Err(format!(
+                    "cannot store seq {} (taken back: {abandoned}): {err}",
+                    e.seq
+                ));
+            }
+            Ok::<_, String>(e)
         };
         // `wait`: no other message is handled until this event is stored, so seq order holds.
         ctx.wait(work.into_actor(self).map(move |result, room, _| {
             let (reply, frame) = match result {
-                Ok((e, write)) => {
-                    if let Err(err) = write {
-                        metrics::counter!("room_store_failures_total").increment(1);
-                        tracing::error!(room = %room.name, seq = e.seq, error = %err, "cannot store room event");
-                    }
+                Ok(e) => {
                     room.deliver(&e);
                     let ack = ServerFrame::Ack {
                         reference: answer.as_ref().and_then(|a| a.1.clone()),
@@ -418,9 +436,13 @@ impl Room {
                     (answer, ack)
                 }
                 Err(err) => {
-                    tracing::error!(room = %room.name, error = %err, "cannot sequence room event");
+                    tracing::error!(room = %room.name, error = %err, "room event not kept");
                     let reference = answer.as_ref().and_then(|a| a.1.clone());
-                    let frame = ServerFrame::error(reference, "unavailable", "the room is unavailable; retry");
+                    let frame = ServerFrame::error(
+                        reference,
+                        "unavailable",
+                        "the room is unavailable; retry",
+                    );
                     (answer, frame)
                 }
             };
@@ -483,6 +505,16 @@ impl Actor for Room {
         }));
         metrics::gauge!("rooms_open").increment(1.0);
         ctx.run_interval(Duration::from_secs(1), |room, ctx| {
+            // A connection can close between being admitted and learning it is a member.
+            let gone: Vec<u64> = room
+                .members
+                .iter()
+                .filter(|(_, m)| !m.outlet.connected())
+                .map(|(id, _)| *id)
+                .collect();
+            for id in gone {
+                room.remove_member(id);
+            }
             if room.presence_dirty {
                 room.broadcast_presence(None, None);
             }
@@ -512,7 +544,14 @@ impl Handler<Join> for Room {
     type Result = Result<(), Refusal>;
 
     fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) -> Self::Result {
-        if self.state.is_kicked(&msg.member.user_id) {
+        if !msg.outlet.connected() {
+            return Err(Refusal {
+                code: "unavailable",
+                message: "the connection closed".into(),
+            });
+        }
+        // Staff cannot be locked out of a room they run.
+        if !msg.member.staff() && self.state.is_kicked(&msg.member.user_id) {
             return Err(Refusal {
                 code: "forbidden",
                 message: "you were removed from this session".into(),
@@ -741,6 +780,19 @@ impl Handler<Retire> for Registry {
         if self.rooms.get(&msg.name) == Some(&msg.addr) {
             self.rooms.remove(&msg.name);
         }
+    }
+}
+
+/// How many rooms this node hosts; answering it shows the realtime layer is up (`/readyz`).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct RoomCount;
+
+impl Handler<RoomCount> for Registry {
+    type Result = usize;
+
+    fn handle(&mut self, _: RoomCount, _: &mut Context<Self>) -> usize {
+        self.rooms.values().filter(|a| a.connected()).count()
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -18,7 +18,7 @@ use actix_web_actors::ws::{
 use serde::Deserialize;
 
 use super::frames::{Inbound, Reassembler, close_reply};
-use super::outlet::{self, Notice, Outbound, Outlet};
+use super::outlet::{Connection, Notice, Outbound, Outlet, Socket};
 use super::protocol::{self, Command, ServerFrame};
 use super::rate::TokenBucket;
 use super::room::{Act, Join, Leave, Lookup, MemberInfo, Registry, Room, RosterPage};
@@ -101,8 +101,8 @@ pub struct Session {
     rooms: HashMap<String, Addr<Room>>,
     last_seen: Instant,
     budget: TokenBucket,
-    /// Room frames queued for this connection and not yet written (see `outlet`).
-    queued: Arc<AtomicUsize>,
+    /// What rooms share about this connection: its queue count and socket (see `outlet`).
+    conn: Arc<Connection>,
     /// Bytes handed to the socket since the last pause.
     unflushed: usize,
 }
@@ -273,16 +273,15 @@ impl Session {
         let outlet = Outlet::new(
             ctx.address().recipient(),
             ctx.address().recipient(),
-            self.queued.clone(),
+            self.conn.clone(),
             shared.outbound_queue,
+            shared.heartbeat * 2,
         );
         let joining = async move {
-            let member = shared
+            let (member, course_id) = shared
                 .db
-                .run(move |c| -> Result<MemberInfo, ClassError> {
+                .run(move |c| -> Result<(MemberInfo, String), ClassError> {
                     let (live, teaches) = sessions::may_join(c, &user, &live_id)?;
-                    let kind = EventKind::LiveJoin;
-                    events::record(c, &user.id, &live.course_id, kind, kind.default_weight())?;
                     let name = crate::accounts::store::find_user(c, &user.id)
                         .map_err(DbError::from)?
                         .map_or_else(String::new, |u| u.display_name);
@@ -291,11 +290,12 @@ impl Session {
                         (true, _) => "instructor",
                         (false, _) => "learner",
                     };
-                    Ok(MemberInfo {
+                    let member = MemberInfo {
                         user_id: user.id,
                         name,
                         role,
-                    })
+                    };
+                    Ok((member, live.course_id))
                 })
                 .await
                 .map_err(|e| {
@@ -316,7 +316,22 @@ impl Session {
                     reference: joined_ref.clone(),
                 };
                 match addr.send(join).await {
-                    Ok(Ok(())) => return Ok(()),
+                    Ok(Ok(())) => {
+                        // Only an accepted join tells the recommender anything.
+                        let user = member.user_id;
+                        let recorded = shared
+                            .db
+                            .run(move |c| {
+                                let kind = EventKind::LiveJoin;
+                                events::record(c, &user, &course_id, kind, kind.default_weight())
+                                    .map_err(DbError::from)
+                            })
+                            .await;
+                        if let Err(e) = recorded {
+                            tracing::warn!(error = %e, "cannot record live_join");
+                        }
+                        return Ok(());
+                    }
                     Ok(Err(refusal)) => return Err((refusal.code, refusal.message)),
                     Err(_) => continue,
                 }
@@ -376,7 +391,7 @@ impl Handler<Outbound> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
-        outlet::drained(&self.queued);
+        self.conn.drained();
         let frames = match msg {
             Outbound::One(frame) => vec![frame],
             Outbound::Many(frames) => frames,
@@ -484,7 +499,7 @@ pub async fn connect(
         rooms: HashMap::new(),
         last_seen: Instant::now(),
         budget: TokenBucket::new(shared.rate.0, shared.rate.1, Instant::now()),
-        queued: Arc::new(AtomicUsize::new(0)),
+        conn: Arc::new(Connection::new(req.conn_data::<Arc<Socket>>().cloned())),
         unflushed: 0,
     };
     ws::WsResponseBuilder::new(session, &req, stream)

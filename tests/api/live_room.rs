@@ -20,6 +20,7 @@ backend_tests!(
     hands_and_polls_are_live_and_in_the_snapshot,
     room_state_survives_a_restart,
     a_slow_consumer_is_closed_while_others_keep_receiving,
+    a_client_that_never_reads_is_cut_off,
     many_clients_receive_every_event_in_order_with_a_paginated_roster,
     session_status_reaches_the_room,
     transcripts_show_chat_and_qa_to_entitled_users,
@@ -404,59 +405,65 @@ async fn room_state_survives_a_restart(backend: Backend) {
     );
 }
 
-/// A client whose socket barely reads falls behind; the room drops it and it is closed with
-/// 4009, while a normal client receives everything. The slow client then recovers with `since`.
-async fn a_slow_consumer_is_closed_while_others_keep_receiving(backend: Backend) {
-    let c = class_with(
-        backend,
-        &[
-            ("LYCEUM_WS_OUTBOUND_QUEUE", "64"),
-            ("LYCEUM_ROOM_HISTORY", "5000"),
-            ("LYCEUM_WS_BURST", "10000"),
-            ("LYCEUM_WS_RATE_PER_SEC", "10000"),
-        ],
-    )
-    .await;
+/// A room where a teacher floods chat, a fast learner reads all along, and a third client's
+/// socket (tiny receive buffer) stops reading after it joined.
+struct Flood {
+    c: Class,
+    slow_user: crate::helpers::TestUser,
+    slow: Socket,
+    epoch: String,
+    /// Messages sent: more than the kernel buffers between the ends hold.
+    total: usize,
+}
+
+async fn flood(backend: Backend, settings: &[(&str, &str)]) -> Flood {
+    let mut all = vec![
+        ("LYCEUM_WS_OUTBOUND_QUEUE", "64"),
+        ("LYCEUM_ROOM_HISTORY", "10000"),
+        ("LYCEUM_WS_BURST", "100000"),
+        ("LYCEUM_WS_RATE_PER_SEC", "100000"),
+    ];
+    all.extend_from_slice(settings);
+    let c = class_with(backend, &all).await;
     let room = c.room();
     let (teacher, _) = member(&c, &c.teacher.access_token).await;
     let (mut fast, _) = member(&c, &c.learner.access_token).await;
     let slow_user = c.enrolled("slow@example.org").await;
-    // A socket with a tiny receive buffer that we stop reading after joining.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let addr = c.app.address.trim_start_matches("http://").parse().unwrap();
     let stream = socket.connect(addr).await.unwrap();
     let url = format!("ws://{addr}/ws?token={}", slow_user.access_token);
-    let (mut slow, _) =
-        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
-            .await
-            .unwrap();
+    let plain = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (mut slow, _) = tokio_tungstenite::client_async(url, plain).await.unwrap();
     assert_eq!(next(&mut slow).await["type"], "hello");
-    let joined = join(&mut slow, &room, None).await;
-    let epoch = joined["epoch"].as_str().unwrap().to_owned();
+    let epoch = join(&mut slow, &room, None).await["epoch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
-    // More than the kernel buffers between the two ends can hold (4 MiB on loopback). The
-    // instructor's and the fast learner's sockets are read all along.
-    let total = 3000;
+    // The server's send buffer may grow to tcp_wmem's maximum; send well past it.
+    let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    let total = wmem_max / 2000 + 1000;
     let (mut teacher_tx, mut teacher_rx) = teacher.split();
     actix_web::rt::spawn(async move { while let Some(Ok(_)) = teacher_rx.next().await {} });
-    let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let read = progress.clone();
+    let (progress, mut read) = tokio::sync::watch::channel(0usize);
     let reader = actix_web::rt::spawn(async move {
         let mut seqs = Vec::new();
         while seqs.len() < total {
             seqs.push(next_of(&mut fast, "event").await["seq"].as_i64().unwrap());
-            read.store(seqs.len(), std::sync::atomic::Ordering::Relaxed);
+            let _ = progress.send(seqs.len());
         }
         seqs
     });
     let chat = json!({"type": "chat", "room": room, "text": "x".repeat(2000)}).to_string();
     for sent in 0..total {
-        // Test and server share one thread: pace the sender so the fast client, which reads
-        // all along, is never more than a few frames behind.
-        while sent - progress.load(std::sync::atomic::Ordering::Relaxed) > 16 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        // Test and server share one thread: the sender waits for the fast client, which reads
+        // all along, whenever it is more than a few frames behind.
+        read.wait_for(|done| sent <= done + 16).await.unwrap();
         teacher_tx
             .send(Message::Text(chat.clone().into()))
             .await
@@ -468,7 +475,25 @@ async fn a_slow_consumer_is_closed_while_others_keep_receiving(backend: Backend)
         (1..=total as i64).collect::<Vec<_>>(),
         "the fast client misses nothing"
     );
+    Flood {
+        c,
+        slow_user,
+        slow,
+        epoch,
+        total,
+    }
+}
 
+/// A client whose socket barely reads falls behind; the room drops it and it is closed with
+/// 4009, while a normal client receives everything. The slow client then recovers with `since`.
+async fn a_slow_consumer_is_closed_while_others_keep_receiving(backend: Backend) {
+    let Flood {
+        c,
+        slow_user,
+        mut slow,
+        epoch,
+        total,
+    } = flood(backend, &[]).await;
     // The slow client reads what was buffered for it, in order, then the close.
     let mut last = 0;
     let code = loop {
@@ -483,17 +508,14 @@ async fn a_slow_consumer_is_closed_while_others_keep_receiving(backend: Backend)
         }
     };
     assert_eq!(code, 4009);
-    assert!(last < total, "it fell behind before the end");
+    assert!(last < total as i64, "it fell behind before the end");
     let metrics = c.app.get("/metrics", None).await.text().await.unwrap();
     assert!(metrics.contains("ws_slow_consumer_closes_total"));
 
     let mut back = connect(&c.app, &slow_user.access_token).await;
-    send(
-        &mut back,
-        json!({"type": "join", "room": room, "since": last, "epoch": epoch}),
-    )
-    .await;
-    for seq in last + 1..=total {
+    let rejoin = json!({"type": "join", "room": c.room(), "since": last, "epoch": epoch});
+    send(&mut back, rejoin).await;
+    for seq in last + 1..=total as i64 {
         assert_eq!(next_of(&mut back, "event").await["seq"], seq);
     }
     let rejoined = next_of(&mut back, "joined").await;
@@ -501,6 +523,54 @@ async fn a_slow_consumer_is_closed_while_others_keep_receiving(backend: Backend)
         (rejoined["recovered"].as_bool(), rejoined["seq"].as_i64()),
         (Some(true), Some(total as i64))
     );
+}
+
+/// A client that never reads again stalls its own session, which then cannot close itself;
+/// the server shuts its socket down after the deadline (two heartbeats), which frees the
+/// user's connection slot.
+async fn a_client_that_never_reads_is_cut_off(backend: Backend) {
+    let settings = [
+        ("LYCEUM_WS_HEARTBEAT_SECS", "1"),
+        ("LYCEUM_WS_MAX_CONNECTIONS_PER_USER", "1"),
+    ];
+    // Keep the stalled socket open (unread) for the whole test.
+    let Flood {
+        c,
+        slow_user,
+        slow: _unread,
+        ..
+    } = flood(backend, &settings).await;
+    let url = format!(
+        "{}/ws?token={}",
+        c.app.address.replace("http://", "ws://"),
+        slow_user.access_token
+    );
+    // The stalled connection holds the user's only slot until it is shut down.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (mut again, _) = tokio_tungstenite::connect_async(url.clone()).await.unwrap();
+        if next(&mut again).await["type"] == "hello" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stalled connection was never cut off"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The connection ends: by the session's own 4009 close when it still gets to run, or by
+    // the socket being shut down at the deadline when the unread data stalled it (counted in
+    // `ws_forced_shutdowns_total`). Which one depends on where the writes stalled.
+    let mut unread = _unread;
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(m)) = unread.next().await {
+            if m.is_close() {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the stalled connection ends");
 }
 
 async fn many_clients_receive_every_event_in_order_with_a_paginated_roster(backend: Backend) {
@@ -697,16 +767,11 @@ async fn idle_rooms_retire_and_come_back(backend: Backend) {
     )
     .await;
     drop(learner);
-    let gauge = |text: &str| {
-        text.lines()
-            .find(|l| l.starts_with("rooms_open "))
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-    };
+    // Readiness reports this server's own room count.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let metrics = c.app.get("/metrics", None).await.text().await.unwrap();
-        if gauge(&metrics) == Some(0.0) {
+        let ready: Value = c.app.get("/readyz", None).await.json().await.unwrap();
+        if ready["rooms"] == 0 {
             break;
         }
         assert!(

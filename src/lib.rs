@@ -12,6 +12,7 @@
 //! - [`accounts`]: registration, login, refresh-token rotation, roles.
 //! - [`catalog`]: courses, lessons, review flow, search, enrolment, entitlements, reviews,
 //!   behaviour events.
+//! - [`consultations`]: expert availability in the expert's time zone.
 //! - [`money`]: `Money` and `Currency`: integer minor units, never floats.
 //! - [`pagination`]: bounded `limit`/`offset` for list endpoints.
 //! - [`realtime`]: the WebSocket frame layer and the echo endpoint for conformance tests.
@@ -22,6 +23,7 @@ pub mod api;
 pub mod catalog;
 pub mod classroom;
 pub mod config;
+pub mod consultations;
 pub mod db;
 pub mod error;
 pub mod ledger;

@@ -12,7 +12,8 @@
 //! - [`accounts`]: registration, login, refresh-token rotation, roles.
 //! - [`catalog`]: courses, lessons, review flow, search, enrolment, entitlements, reviews,
 //!   behaviour events.
-//! - [`consultations`]: expert availability in the expert's time zone.
+//! - [`consultations`]: expert profiles, weekly availability in the expert's time zone,
+//!   blocked days, expert search, and the check a booking must pass.
 //! - [`money`]: `Money` and `Currency`: integer minor units, never floats.
 //! - [`pagination`]: bounded `limit`/`offset` for list endpoints.
 //! - [`realtime`]: the WebSocket frame layer and the echo endpoint for conformance tests.

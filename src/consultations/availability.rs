@@ -74,7 +74,7 @@ pub fn parse_clock(raw: &str, end_of_day: bool) -> Result<u16, String> {
     if m >= 60 || minutes > DAY_MINUTES || (minutes == DAY_MINUTES && !end_of_day) {
         return Err(format!("time {raw:?} is not a time of day"));
     }
-    if minutes % STEP_MINUTES != 0 {
+    if !minutes.is_multiple_of(STEP_MINUTES) {
         return Err(format!(
             "time {raw:?} must be on a {STEP_MINUTES}-minute boundary"
         ));
@@ -101,7 +101,7 @@ pub struct WeeklyWindow {
 impl WeeklyWindow {
     /// Checks `start < end ≤ 24:00` and the 5-minute boundaries.
     pub fn new(weekday: Weekday, start_minute: u16, end_minute: u16) -> Result<Self, String> {
-        if start_minute % STEP_MINUTES != 0 || end_minute % STEP_MINUTES != 0 {
+        if !start_minute.is_multiple_of(STEP_MINUTES) || !end_minute.is_multiple_of(STEP_MINUTES) {
             return Err(format!(
                 "window times must be on {STEP_MINUTES}-minute boundaries"
             ));

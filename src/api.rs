@@ -89,6 +89,14 @@ route_table! {
     post "/api/v1/live-sessions/{id}/start" => crate::classroom::sessions::start,
     post "/api/v1/live-sessions/{id}/end" => crate::classroom::sessions::end,
     get "/api/v1/live-sessions/{id}/transcript" => crate::classroom::transcript::transcript,
+    get "/api/v1/experts" => crate::consultations::experts::list,
+    get "/api/v1/experts/me" => crate::consultations::experts::my_profile,
+    put "/api/v1/experts/me" => crate::consultations::experts::put_profile,
+    put "/api/v1/experts/me/availability" => crate::consultations::experts::put_availability,
+    post "/api/v1/experts/me/blocked-days" => crate::consultations::experts::block_day,
+    delete "/api/v1/experts/me/blocked-days/{date}" => crate::consultations::experts::unblock_day,
+    get "/api/v1/experts/{id}" => crate::consultations::experts::get,
+    get "/api/v1/experts/{id}/availability" => crate::consultations::experts::get_availability,
     get "/ws" => crate::realtime::session::connect,
 }
 

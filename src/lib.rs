@@ -16,7 +16,8 @@
 //! - [`pagination`]: bounded `limit`/`offset` for list endpoints.
 //! - [`realtime`]: WebSocket sessions, room actors, the broker and the frame layer.
 //! - [`classroom`]: live sessions, the room log and the classroom rules.
-//! - [`consultations`]: paid 1:1 consultations: holds, bookings, metering, settlement.
+//! - [`consultations`]: paid 1:1 consultations: expert profiles and availability (in the
+//!   expert's time zone), search, holds, bookings, metering, settlement.
 //! - [`clock`]: the time consultations are metered and judged by (movable in tests).
 //! - [`seed`]: the idempotent demo data set.
 

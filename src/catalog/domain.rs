@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 /// Trims `raw` and checks it holds `min..=max` characters and no control characters other than
 /// line breaks and tabs (when `multiline`).
-fn bounded_text(
+pub(crate) fn bounded_text(
     field: &str,
     raw: &str,
     min: usize,
@@ -32,7 +32,7 @@ fn bounded_text(
     Ok(text.to_owned())
 }
 
-/// Declares a trimmed, length-bounded text newtype.
+/// Declares a trimmed, length-bounded text newtype (other domains use it too).
 macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $field:literal, $min:expr, $max:expr, $multiline:expr) => {
         $(#[$doc])*
@@ -45,7 +45,8 @@ macro_rules! text_type {
 
             /// Trims and checks length and characters.
             pub fn parse(raw: &str) -> Result<Self, String> {
-                bounded_text($field, raw, $min, $max, $multiline).map(Self)
+                $crate::catalog::domain::bounded_text($field, raw, $min, $max, $multiline)
+                    .map(Self)
             }
         }
 
@@ -56,6 +57,8 @@ macro_rules! text_type {
         }
     };
 }
+
+pub(crate) use text_type;
 
 text_type!(
     /// A course title: 1–200 characters on one line.

@@ -24,7 +24,7 @@ extern "SQL" {
 
 /// A search term as a `LIKE` pattern matching it anywhere, with `\`, `%` and `_` escaped so
 /// they match themselves.
-fn contains_pattern(term: &str) -> String {
+pub(crate) fn contains_pattern(term: &str) -> String {
     let escaped = term
         .replace('\\', "\\\\")
         .replace('%', "\\%")

@@ -1,9 +1,15 @@
 //! Paid 1:1 consultations with experts.
 //!
-//! - `metering`: billable time while both parties are connected, as a pure state machine.
+//! - `availability`: weekly windows in the expert's own time zone expanded into UTC intervals
+//!   (across DST changes), minus blocked days and bookings; pure functions.
+//! - `experts`: expert profiles (rate, booking lengths, tags, languages), their windows and
+//!   blocked days, public search, and [`experts::bookable`], the check a booking must pass.
 //! - `holds`: money held on a learner's card (authorise), then captured in part and released.
 //! - `bookings`: booking, confirming, declining, cancelling, no-shows and settlement.
+//! - `metering`: billable time while both parties are connected, as a pure state machine.
 
+pub mod availability;
 pub mod bookings;
+pub mod experts;
 pub mod holds;
 pub mod metering;

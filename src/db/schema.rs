@@ -363,6 +363,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    expert_profiles (user_id) {
+        user_id -> Text,
+        headline -> Text,
+        bio -> Text,
+        rate_per_minute_minor -> BigInt,
+        currency -> Text,
+        min_minutes -> Integer,
+        max_minutes -> Integer,
+        time_zone -> Text,
+        published -> Bool,
+        search_text -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    expert_tags (expert_id, tag) {
+        expert_id -> Text,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    expert_languages (expert_id, language) {
+        expert_id -> Text,
+        language -> Text,
+    }
+}
+
+diesel::table! {
+    expert_windows (expert_id, weekday, start_minute) {
+        expert_id -> Text,
+        weekday -> Integer,
+        start_minute -> Integer,
+        end_minute -> Integer,
+    }
+}
+
+diesel::table! {
+    expert_blocked_days (expert_id, local_date) {
+        expert_id -> Text,
+        local_date -> Date,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     live_sessions,
     room_epochs,
@@ -391,4 +440,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     bookings,
     booking_slots,
     consult_intervals,
+    expert_profiles,
+    expert_tags,
+    expert_languages,
+    expert_windows,
+    expert_blocked_days,
 );

@@ -10,6 +10,7 @@ mod classroom;
 mod cli;
 mod commerce;
 mod errors;
+mod experts;
 mod live_room;
 mod ops;
 mod realtime;

@@ -97,6 +97,11 @@ route_table! {
     delete "/api/v1/experts/me/blocked-days/{date}" => crate::consultations::experts::unblock_day,
     get "/api/v1/experts/{id}" => crate::consultations::experts::get,
     get "/api/v1/experts/{id}/availability" => crate::consultations::experts::get_availability,
+    post "/api/v1/experts/{id}/bookings" => crate::consultations::routes::book,
+    get "/api/v1/bookings/{id}" => crate::consultations::routes::show,
+    get "/api/v1/me/bookings" => crate::consultations::routes::mine,
+    post "/api/v1/bookings/{id}/decline" => crate::consultations::routes::decline,
+    post "/api/v1/bookings/{id}/cancel" => crate::consultations::routes::cancel,
     get "/ws" => crate::realtime::session::connect,
 }
 

@@ -13,7 +13,9 @@ use tracing_actix_web::TracingLogger;
 
 use crate::accounts::throttle::LoginThrottle;
 use crate::accounts::tokens::TokenKeys;
+use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::Settings;
+use crate::consultations::bookings::{self, ConsultConfig};
 use crate::db::{Db, PoolOptions};
 use crate::orders::actor::OrderActor;
 use crate::orders::service::CommerceConfig;
@@ -22,7 +24,7 @@ use crate::payments::dispatcher::Dispatcher;
 use crate::payments::sandbox::Sandbox;
 use crate::realtime::broker::InProcess;
 use crate::realtime::echo::{self, EchoLimit};
-use crate::realtime::room::{Registry, RoomLimits};
+use crate::realtime::room::{Registry, RoomDeps, RoomLimits};
 use crate::realtime::session::Realtime;
 use crate::{api, ops, telemetry};
 use actix::Actor;
@@ -58,6 +60,11 @@ impl Application {
     /// Connects and migrates the database, then binds `settings.bind` (port 0 picks a free
     /// port, which tests use) and builds the HTTP server without starting to serve.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// `build` with the clock consultations are metered and judged by (tests move it).
+    pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         let db = open_database(&settings).await?;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -107,7 +114,6 @@ impl Application {
             chaos: settings.sandbox_chaos,
             wake,
         };
-        let background = vec![actix_web::rt::spawn(dispatcher.run())];
         let orders = web::Data::new(
             OrderActor::new(
                 db.clone(),
@@ -117,19 +123,35 @@ impl Application {
             )
             .start(),
         );
+        let consult = Arc::new(ConsultConfig::from_settings(&settings));
+        let background = vec![
+            actix_web::rt::spawn(dispatcher.run()),
+            actix_web::rt::spawn(consult_sweep(
+                orders.get_ref().clone(),
+                consult.clone(),
+                clock.clone(),
+                settings.consult_sweep,
+            )),
+        ];
+        let consult = web::Data::from(consult);
+        let clock_data: web::Data<dyn Clock> = web::Data::from(clock.clone());
         let commerce = web::Data::new(commerce);
         let realtime = web::Data::new(Realtime {
             db: db.clone(),
             keys: keys.clone().into_inner(),
-            rooms: Registry::new(
-                db.clone(),
-                Arc::new(InProcess::default()),
-                RoomLimits {
+            rooms: Registry::new(RoomDeps {
+                db: db.clone(),
+                broker: Arc::new(InProcess::default()),
+                limits: RoomLimits {
                     history: settings.room_history,
                     roster_max: settings.room_roster_max,
                     idle: settings.room_idle,
+                    tick: settings.room_tick,
                 },
-            )
+                orders: orders.get_ref().clone(),
+                clock: clock.clone(),
+                consult: consult.clone().into_inner(),
+            })
             .start(),
             heartbeat: settings.ws_heartbeat,
             max_message: settings.ws_max_message_bytes,
@@ -137,6 +159,7 @@ impl Application {
             max_per_user: settings.ws_max_connections_per_user,
             per_user: Default::default(),
             outbound_queue: settings.ws_outbound_queue,
+            clock: clock.clone(),
         });
         let sandbox = web::Data::new(sandbox);
         let webhook_secret = web::Data::new(webhook_secret);
@@ -157,6 +180,8 @@ impl Application {
                 .app_data(orders.clone())
                 .app_data(commerce.clone())
                 .app_data(realtime.clone())
+                .app_data(consult.clone())
+                .app_data(clock_data.clone())
                 .app_data(sandbox.clone())
                 .app_data(webhook_secret.clone())
                 .configure(|cfg| api::extractor_config(cfg, settings.max_body_bytes))
@@ -219,5 +244,29 @@ impl Application {
             "server stopped; database pool closed"
         );
         result
+    }
+}
+
+/// Runs the consultation sweep (unpaid bookings, no-shows, unsettled sessions) through the
+/// order actor every `every`, judged by `clock`.
+async fn consult_sweep(
+    orders: actix::Addr<OrderActor>,
+    cfg: Arc<ConsultConfig>,
+    clock: SharedClock,
+    every: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let (cfg, now) = (cfg.clone(), clock.now());
+        let sweep = crate::orders::actor::Command::new("consult-sweep", move |c, p, _| {
+            bookings::sweep(c, p, &cfg, now)
+        });
+        match orders.send(sweep).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(moved = n, "consultation sweep"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "consultation sweep failed"),
+            Err(_) => return,
+        }
     }
 }

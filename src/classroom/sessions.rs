@@ -15,6 +15,7 @@ use crate::catalog::store as catalog_store;
 use crate::db::schema::live_sessions;
 use crate::db::{self, Db, DbConnection, DbError};
 use crate::error::{ApiError, ErrorBody};
+use crate::realtime::kind::RoomAction;
 use crate::realtime::room::Announce;
 use crate::realtime::session::Realtime;
 
@@ -267,9 +268,9 @@ async fn change(
         .await?;
     realtime.rooms.do_send(Announce {
         room: format!("class:{}", updated.id),
-        action: Action::Status {
+        action: RoomAction::Class(Action::Status {
             status: updated.status.clone(),
-        },
+        }),
     });
     Ok(HttpResponse::Ok().json(updated))
 }

@@ -17,12 +17,13 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::experts::ExpertTerms;
 use super::holds::{self, HoldChange, HoldRequest, HoldRow};
 use super::metering;
 use crate::accounts::{AuthUser, Role};
 use crate::db::schema::{booking_slots, bookings, consult_intervals};
 use crate::db::{self, DbConnection};
-use crate::money::{Currency, Money};
+use crate::money::Money;
 use crate::orders::service::{OrderError, ProviderEvent};
 use crate::orders::store::audit;
 use crate::payments::{PaymentProvider, ProviderPayment};
@@ -141,17 +142,6 @@ pub enum Party {
     Learner,
 }
 
-/// The price of an expert's time, as the expert module states it.
-#[derive(Debug, Clone)]
-pub struct Terms {
-    /// The expert.
-    pub expert_id: String,
-    /// Per minute, minor units.
-    pub rate_per_minute_minor: i64,
-    /// Currency.
-    pub currency: Currency,
-}
-
 /// The time a booking asks for.
 #[derive(Debug, Clone, Copy)]
 pub struct Span {
@@ -176,6 +166,32 @@ pub struct Booked {
 
 fn naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
+}
+
+/// The UTC intervals in which `expert_id` has booked slots overlapping `[from, to)`, adjacent
+/// slots merged.
+pub fn busy(
+    conn: &mut DbConnection,
+    expert_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
+    let slot = Duration::minutes(SLOT_MINUTES);
+    let taken: Vec<NaiveDateTime> = booking_slots::table
+        .filter(booking_slots::expert_id.eq(expert_id))
+        .filter(booking_slots::slot_at.gt(naive(from - slot)))
+        .filter(booking_slots::slot_at.lt(naive(to)))
+        .order(booking_slots::slot_at)
+        .select(booking_slots::slot_at)
+        .load(conn)?;
+    let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for t in taken.into_iter().map(|t| t.and_utc()) {
+        match merged.last_mut() {
+            Some((_, end)) if *end == t => *end = t + slot,
+            _ => merged.push((t, t + slot)),
+        }
+    }
+    Ok(merged)
 }
 
 /// The start of every slot of `[start, start + minutes)`.
@@ -257,7 +273,7 @@ pub fn book(
     provider: &dyn PaymentProvider,
     cfg: &ConsultConfig,
     learner: &AuthUser,
-    terms: &Terms,
+    terms: &ExpertTerms,
     span: Span,
     now: DateTime<Utc>,
 ) -> Result<Booked, OrderError> {
@@ -374,7 +390,7 @@ fn take_slots(
 fn retry_of_same_booking(
     conn: &mut DbConnection,
     learner: &AuthUser,
-    terms: &Terms,
+    terms: &ExpertTerms,
     start: DateTime<Utc>,
     minutes: i64,
 ) -> Option<Result<Booked, OrderError>> {
@@ -394,13 +410,15 @@ fn retry_of_same_booking(
 }
 
 /// Follows a provider event for a booking or extension hold: an authorised booking hold
-/// confirms the booking; an authorised extension adds its minutes. Money that arrives for a
-/// booking that is no longer waiting (expired, cancelled) is released at once.
+/// confirms the booking; an authorised extension adds its minutes (returned, for the room to
+/// announce). Money that arrives for a booking that is no longer waiting (expired, cancelled)
+/// is released at once.
 pub fn apply_event(
     conn: &mut DbConnection,
     provider: &dyn PaymentProvider,
     event: &ProviderEvent,
-) -> Result<Option<BookingRow>, OrderError> {
+) -> Result<(BookingRow, Option<i64>), OrderError> {
+    let mut granted = None;
     let (hold, stale) = db::write_transaction(conn, |c| {
         let (hold, change) = holds::apply_event(c, event)?;
         let booking = find(c, &hold.subject_id)?;
@@ -415,6 +433,7 @@ pub fn apply_event(
                     diesel::update(bookings::table.find(&booking.id))
                         .set(bookings::extra_minutes.eq(bookings::extra_minutes + minutes as i32))
                         .execute(c)?;
+                    granted = Some(minutes);
                 }
                 !live
             }
@@ -437,7 +456,47 @@ pub fn apply_event(
     if stale {
         holds::release(conn, provider, &hold, "booking no longer waiting")?;
     }
-    Ok(Some(find(conn, &hold.subject_id)?))
+    Ok((find(conn, &hold.subject_id)?, granted))
+}
+
+/// Holds the price of `minutes` more for a running session (the expert accepted the learner's
+/// request): takes the slots right after the booked end — a conflict if the expert is booked
+/// then — and asks the provider to authorise; the minutes count once the hold is authorised.
+pub fn request_extension(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    cfg: &ConsultConfig,
+    id: &str,
+    minutes: i64,
+) -> Result<ProviderPayment, OrderError> {
+    let b = find(conn, id)?;
+    if !["confirmed", "in_progress"].contains(&b.status.as_str()) {
+        return Err(OrderError::Conflict(format!(
+            "a {} booking cannot be extended",
+            b.status
+        )));
+    }
+    let end = b.starts_at.and_utc() + Duration::seconds(b.limit_s());
+    let price = Money::new(
+        b.rate_per_minute_minor.saturating_mul(minutes),
+        crate::money::Currency::parse(&b.currency).map_err(OrderError::Invalid)?,
+    )
+    .map_err(|e| OrderError::Invalid(e.to_string()))?;
+    let hold = db::write_transaction(conn, |c| {
+        take_slots(c, &b.expert_id, &b.id, end, minutes)?;
+        holds::insert(
+            c,
+            &HoldRequest {
+                purpose: "extension",
+                subject_id: &b.id,
+                payer_id: &b.learner_id,
+                payee_id: &b.expert_id,
+                amount: price,
+                fee_bps: cfg.fee_bps,
+            },
+        )
+    })?;
+    holds::authorize(conn, provider, &hold)
 }
 
 /// The expert declines a booking that has not started: everything is released.

@@ -613,17 +613,14 @@ fn rebase_blocked_days(conn: &mut DbConnection, expert_id: &str, tz: Tz) -> Quer
 }
 
 /// The UTC intervals in which `expert_id` is already booked and overlapping `[from, to)`.
-/// Bookings will fill it: until they exist nothing is ever booked, so it is empty. Everything
-/// that computes free time or accepts a booking goes through this one function.
+/// Everything that computes free time or accepts a booking goes through this one function.
 pub fn busy_intervals(
     conn: &mut DbConnection,
     expert_id: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
-    // The booking query replaces this body; the parameters are what it will need.
-    let _ = (conn, expert_id, from, to);
-    Ok(Vec::new())
+    super::bookings::busy(conn, expert_id, from, to)
 }
 
 /// Published profiles matching the SQL part of `search`, unordered; shared by the count and the

@@ -6,10 +6,14 @@
 //!   blocked days, public search, and [`experts::bookable`], the check a booking must pass.
 //! - `holds`: money held on a learner's card (authorise), then captured in part and released.
 //! - `bookings`: booking, confirming, declining, cancelling, no-shows and settlement.
+//! - `live`: the rules of a consultation room: chat, ending, extensions, metering events.
 //! - `metering`: billable time while both parties are connected, as a pure state machine.
+//! - `routes`: the booking endpoints.
 
 pub mod availability;
 pub mod bookings;
 pub mod experts;
 pub mod holds;
+pub mod live;
 pub mod metering;
+pub mod routes;

@@ -1,5 +1,9 @@
 //! HTTP handlers for orders and coupons. Every purchase command is sent to the order actor.
 
+use crate::consultations::live::ConsultAction;
+use crate::realtime::kind::RoomAction;
+use crate::realtime::room::Announce;
+use crate::realtime::session::Realtime;
 use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
@@ -204,6 +208,7 @@ pub struct WebhookAck {
 pub async fn webhook(
     req: HttpRequest,
     orders: web::Data<Addr<OrderActor>>,
+    realtime: web::Data<Realtime>,
     secret: web::Data<crate::payments::WebhookSecret>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -221,11 +226,30 @@ pub async fn webhook(
     .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     let event: service::ProviderEvent = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Validation(format!("malformed event: {e}")))?;
-    let key = format!("order:{}", event.data.payment.reference);
-    let outcome = run(
-        &orders,
-        Command::new(key, move |c, _, _| service::apply_event(c, &event)),
-    )
-    .await?;
+    let reference = event.data.payment.reference.clone();
+    let key = format!("order:{reference}");
+    // Holds (consultations, paid questions) share the provider and this endpoint.
+    let outcome = if reference.starts_with(crate::consultations::holds::PREFIX) {
+        let (booking, granted) = run(
+            &orders,
+            Command::new(key, move |c, p, _| {
+                crate::consultations::bookings::apply_event(c, p, &event)
+            }),
+        )
+        .await?;
+        if let Some(minutes) = granted {
+            realtime.rooms.do_send(Announce {
+                room: format!("consult:{}", booking.id),
+                action: RoomAction::Consult(ConsultAction::Granted { minutes }),
+            });
+        }
+        service::EventOutcome::Applied
+    } else {
+        run(
+            &orders,
+            Command::new(key, move |c, _, _| service::apply_event(c, &event)),
+        )
+        .await?
+    };
     Ok(HttpResponse::Ok().json(WebhookAck { outcome }))
 }

@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::kind::RoomAction;
 use crate::classroom::rules::{Action, Moderation};
+use crate::consultations::live::ConsultAction;
 
 /// One client command with its optional `ref`, echoed in the answer.
 #[derive(Debug, Deserialize)]
@@ -136,6 +138,25 @@ pub enum Command {
         #[serde(default = "default_roster_page")]
         limit: usize,
     },
+    /// End a consultation now (either party).
+    End {
+        /// `consult:<booking id>`.
+        room: String,
+    },
+    /// Ask for more minutes in a consultation (the learner).
+    Extend {
+        /// `consult:<booking id>`.
+        room: String,
+        /// A multiple of 5, at most 60.
+        minutes: i64,
+    },
+    /// Answer a pending extension request (the expert).
+    ExtendAnswer {
+        /// `consult:<booking id>`.
+        room: String,
+        /// Accept or decline.
+        accept: bool,
+    },
     /// Application-level ping; answered with `pong`.
     Ping,
 }
@@ -147,8 +168,16 @@ fn default_roster_page() -> usize {
 impl Command {
     /// The room command this is, with its room; connection-level commands (auth, join, leave,
     /// roster, ping) are given back.
-    pub fn into_room_action(self) -> Result<(String, Action), Self> {
-        Ok(match self {
+    pub fn into_room_action(self) -> Result<(String, RoomAction), Self> {
+        let consult = |room, a| (room, RoomAction::Consult(a));
+        let (room, action) = match self {
+            Self::End { room } => return Ok(consult(room, ConsultAction::End)),
+            Self::Extend { room, minutes } => {
+                return Ok(consult(room, ConsultAction::Extend { minutes }));
+            }
+            Self::ExtendAnswer { room, accept } => {
+                return Ok(consult(room, ConsultAction::ExtendAnswer { accept }));
+            }
             Self::Chat { room, text } => (room, Action::Chat { text }),
             Self::Ask {
                 room,
@@ -172,7 +201,8 @@ impl Command {
             Self::PollClose { room, poll } => (room, Action::PollClose { poll }),
             Self::Moderate { room, action } => (room, Action::Moderate(action)),
             other => return Err(other),
-        })
+        };
+        Ok((room, RoomAction::Class(action)))
     }
 }
 
@@ -340,7 +370,7 @@ mod tests {
         assert_eq!(room, "class:1");
         assert_eq!(
             action,
-            Action::Moderate(Moderation::Mute { user: "u1".into() })
+            RoomAction::Class(Action::Moderate(Moderation::Mute { user: "u1".into() }))
         );
         let f = parse(r#"{"type":"moderate","room":"r","action":"pin","question":7}"#).unwrap();
         assert!(matches!(

@@ -20,13 +20,35 @@ use bytestring::ByteString;
 use serde_json::{Value, json};
 
 use super::broker::{Broker, Sequenced};
+use super::kind::{self, RoomAction, RoomKind};
 use super::outlet::{Notice, Outbound, Outlet};
 use super::protocol::ServerFrame;
-use crate::catalog::events::{self, EventKind};
+use crate::catalog::events;
 use crate::classroom::log::{self, StoredEvent};
-use crate::classroom::rules::{self, Action, Actor as RoomActor, ClassState, Refusal};
-use crate::classroom::sessions::{self, ClassError};
+use crate::classroom::rules::{self, Actor as RoomActor, ClassState, Draft, Refusal};
+use crate::clock::SharedClock;
+use crate::consultations::bookings::{self, ConsultConfig, Party};
+use crate::consultations::live::{self, ConsultAction};
+use crate::consultations::metering::Change;
 use crate::db::{Db, DbError};
+use crate::orders::actor::{Command, OrderActor};
+
+/// What every room on this node shares.
+#[derive(Clone)]
+pub struct RoomDeps {
+    /// Where logs are stored.
+    pub db: Db,
+    /// Orders each room's log across nodes.
+    pub broker: Arc<dyn Broker>,
+    /// Sizes and periods.
+    pub limits: RoomLimits,
+    /// Settles consultations.
+    pub orders: Addr<OrderActor>,
+    /// The time consultations are metered by.
+    pub clock: SharedClock,
+    /// The consultation rules (reconnect grace, fees).
+    pub consult: Arc<ConsultConfig>,
+}
 
 /// Limits every room on this node shares.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +59,8 @@ pub struct RoomLimits {
     pub roster_max: usize,
     /// An empty room retires after this long.
     pub idle: Duration,
+    /// How often rooms run their timers.
+    pub tick: Duration,
 }
 
 /// Who a member is, as checked by the session before joining.
@@ -92,7 +116,7 @@ pub struct Act {
     /// Where to answer if the session is not a member.
     pub notices: Recipient<Notice>,
     /// The command.
-    pub action: Action,
+    pub action: RoomAction,
     /// Echoed in the answer.
     pub reference: Option<String>,
 }
@@ -117,10 +141,10 @@ pub struct RosterPage {
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub struct Announce {
-    /// `class:<id>`.
+    /// `class:<id>` or `consult:<id>`.
     pub room: String,
     /// What happened.
-    pub action: Action,
+    pub action: RoomAction,
 }
 
 struct Member {
@@ -155,14 +179,13 @@ impl Entry {
 /// One room on this node.
 pub struct Room {
     name: String,
-    db: Db,
-    broker: Arc<dyn Broker>,
+    deps: RoomDeps,
     registry: Addr<Registry>,
-    limits: RoomLimits,
-    course_id: String,
     epoch: String,
     seq: i64,
-    state: ClassState,
+    kind: RoomKind,
+    /// When a running consultation interval was last checkpointed.
+    checkpointed: Option<chrono::DateTime<chrono::Utc>>,
     history: VecDeque<Entry>,
     members: HashMap<u64, Member>,
     present: HashMap<String, Present>,
@@ -170,43 +193,12 @@ pub struct Room {
     empty_since: Option<Instant>,
 }
 
+/// Seconds between checkpoints of a running consultation interval: at most this much billable
+/// time depends on a reconnect after a crash.
+const CHECKPOINT_S: i64 = 5;
+
 /// How often a room tries to store an event before giving up on it.
 const STORE_ATTEMPTS: u32 = 3;
-
-/// What a starting room reads from the database.
-struct Loaded {
-    course_id: String,
-    instructor_id: String,
-    status: String,
-    epoch: String,
-    events: Vec<StoredEvent>,
-}
-
-fn load(c: &mut crate::db::DbConnection, room: &str) -> Result<Loaded, ClassError> {
-    let live_id = room.strip_prefix("class:").unwrap_or(room);
-    let live = sessions::find(c, live_id)?;
-    let course = crate::catalog::store::find_course(c, &live.course_id)?
-        .ok_or(ClassError::NotFound("course"))?;
-    let (epoch, _) = log::open(c, room)?;
-    let events = log::all(c, room, &epoch)?;
-    Ok(Loaded {
-        instructor_id: course.instructor_id,
-        course_id: live.course_id,
-        status: live.status,
-        epoch,
-        events,
-    })
-}
-
-/// The behaviour event a room event means for the recommender, and who did it.
-fn behaviour(kind: &str) -> Option<EventKind> {
-    match kind {
-        "question_asked" => Some(EventKind::QuestionAsked),
-        "question_voted" => Some(EventKind::QuestionUpvoted),
-        "poll_voted" => Some(EventKind::PollVoted),
-        _ => None,
-    }
-}
 
 impl Room {
     fn frame(&self, e: &Sequenced, data: &Value) -> ByteString {
@@ -224,8 +216,8 @@ impl Room {
     /// Folds an event into the state and history without sending it (start-up replay).
     fn record(&mut self, e: &Sequenced) {
         self.seq = e.seq;
-        self.state.apply(e.seq, &e.kind, &e.data, e.at);
-        let public = rules::public_view(&e.kind, &e.data);
+        self.kind.apply(e);
+        let public = self.kind.public_view(&e.kind, &e.data);
         let entry = Entry {
             seq: e.seq,
             owner: rules::owner(&e.data, e.actor.as_deref()).map(str::to_owned),
@@ -233,7 +225,7 @@ impl Room {
             public: public.map(|p| self.frame(e, &p)),
         };
         self.history.push_back(entry);
-        while self.history.len() > self.limits.history {
+        while self.history.len() > self.deps.limits.history {
             self.history.pop_front();
         }
     }
@@ -334,7 +326,7 @@ impl Room {
     /// Broadcasts who came or went in a small room; in a large one only marks the count for
     /// the next coalesced broadcast.
     fn presence_changed(&mut self, joined: Option<Value>, left: Option<Value>) {
-        if self.present.len() > self.limits.roster_max {
+        if self.present.len() > self.deps.limits.roster_max {
             self.presence_dirty = true;
         } else {
             self.broadcast_presence(joined, left);
@@ -364,21 +356,123 @@ impl Room {
         to.do_send(Notice::Reply(frame.to_text().into()));
     }
 
-    /// Sequences, stores and delivers one event; `answer` gets the ack or the error.
+    /// Runs a consultation's meter: presence of the two parties and the clock decide whether
+    /// billable time runs; changes are stored and announced, a running interval is
+    /// checkpointed every few seconds, and the booked limit ends the session.
+    fn meter(&mut self, ctx: &mut Context<Self>) {
+        let RoomKind::Consult { state, booking_id } = &mut self.kind else {
+            return;
+        };
+        let here = |party: Party| self.present.keys().any(|u| state.party(u) == Some(party));
+        let (expert, learner) = (here(Party::Expert), here(Party::Learner));
+        let now = self.deps.clock.now();
+        let changes = state.presence(expert, learner, now);
+        let checkpoint = state.metering()
+            && self
+                .checkpointed
+                .is_none_or(|t| now - t >= chrono::Duration::seconds(CHECKPOINT_S));
+        if checkpoint {
+            self.checkpointed = Some(now);
+            let (db, id) = (self.deps.db.clone(), booking_id.clone());
+            actix::spawn(async move {
+                let stored = db
+                    .run(move |c| bookings::checkpoint(c, &id, now).map_err(DbError::from))
+                    .await;
+                if let Err(e) = stored {
+                    tracing::warn!(error = %e, "cannot checkpoint a consultation");
+                }
+            });
+        }
+        for change in changes {
+            let draft = live::announce(&change);
+            self.publish(ctx, None, draft, None, Some(change));
+        }
+    }
+
+    /// After the expert accepted an extension: holds its price through the order actor and
+    /// announces the payment the learner must confirm (or why it could not be held). The time
+    /// counts once the payment webhook says it is authorised (`extension_granted`).
+    fn hold_extension(&mut self, ctx: &mut Context<Self>, minutes: i64) {
+        let RoomKind::Consult { booking_id, .. } = &self.kind else {
+            return;
+        };
+        let (id, cfg) = (booking_id.clone(), self.deps.consult.clone());
+        let hold = Command::new(format!("booking:{id}"), move |c, p, _| {
+            bookings::request_extension(c, p, &cfg, &id, minutes)
+        });
+        let sent = self.deps.orders.send(hold);
+        ctx.wait(sent.into_actor(self).map(move |held, room, ctx| {
+            let draft = match held {
+                Ok(Ok(payment)) => Draft {
+                    kind: "extension_payment",
+                    data: json!({"minutes": minutes, "payment_id": payment.id,
+                                 "amount_minor": payment.amount_minor, "currency": payment.currency}),
+                },
+                Ok(Err(e)) => Draft {
+                    kind: "extension_failed",
+                    data: json!({"minutes": minutes, "reason": e.to_string()}),
+                },
+                Err(e) => Draft {
+                    kind: "extension_failed",
+                    data: json!({"minutes": minutes, "reason": e.to_string()}),
+                },
+            };
+            room.publish(ctx, None, draft, None, None);
+        }));
+    }
+
+    /// After `session_ended`: closes the meter, then settles the booking through the order
+    /// actor and announces what was charged.
+    fn finish_consultation(&mut self, ctx: &mut Context<Self>) {
+        let RoomKind::Consult { state, booking_id } = &mut self.kind else {
+            return;
+        };
+        let now = self.deps.clock.now();
+        let id = booking_id.clone();
+        for change in state.close(now) {
+            let draft = live::announce(&change);
+            self.publish(ctx, None, draft, None, Some(change));
+        }
+        let settle = Command::new(format!("booking:{id}"), move |c, p, _| {
+            bookings::settle(c, p, &id, now)
+        });
+        let sent = self.deps.orders.send(settle);
+        ctx.wait(sent.into_actor(self).map(|settled, room, ctx| match settled {
+            Ok(Ok(b)) => {
+                let data = json!({"billable_s": b.billable_seconds, "charged_minor": b.charged_minor,
+                                  "currency": b.currency, "status": b.status});
+                let draft = Draft {
+                    kind: "session_settled",
+                    data,
+                };
+                room.publish(ctx, None, draft, None, None);
+            }
+            Ok(Err(e)) => tracing::error!(room = %room.name, error = %e, "settlement failed; the sweep retries"),
+            Err(e) => tracing::error!(room = %room.name, error = %e, "order actor unavailable; the sweep settles"),
+        }));
+    }
+
+    /// Sequences, stores and delivers one event; `answer` gets the ack or the error. A
+    /// consultation's metering `change` is stored in the same transaction as its event.
     fn publish(
         &mut self,
         ctx: &mut Context<Self>,
         actor: Option<String>,
-        draft: rules::Draft,
+        draft: Draft,
         answer: Option<(Recipient<Notice>, Option<String>)>,
+        change: Option<Change>,
     ) {
         let (broker, db, room, epoch) = (
-            self.broker.clone(),
-            self.db.clone(),
+            self.deps.broker.clone(),
+            self.deps.db.clone(),
             self.name.clone(),
             self.epoch.clone(),
         );
-        let course = self.course_id.clone();
+        let behaviour = self.kind.behaviour(draft.kind);
+        let booking = match &self.kind {
+            RoomKind::Consult { booking_id, .. } => Some(booking_id.clone()),
+            RoomKind::Class { .. } => None,
+        };
         let me = ctx.address().recipient::<Sequenced>();
         let work = async move {
             let e = broker
@@ -392,17 +486,22 @@ impl Room {
                 data: e.data.to_string(),
                 created_at: e.at.naive_utc(),
             };
-            let kind = behaviour(&e.kind);
             let mut write = Ok(());
             for attempt in 0..STORE_ATTEMPTS {
-                let (room, epoch, course, stored) =
-                    (room.clone(), epoch.clone(), course.clone(), stored.clone());
+                let (room, epoch, stored) = (room.clone(), epoch.clone(), stored.clone());
+                let (behaviour, booking, change) =
+                    (behaviour.clone(), booking.clone(), change.clone());
                 write = db
                     .run(move |c| -> Result<(), DbError> {
                         crate::db::write_transaction(c, |c| {
                             log::append(c, &room, &epoch, &stored)?;
-                            if let (Some(kind), Some(user)) = (kind, stored.actor_id.as_deref()) {
+                            if let (Some((kind, course)), Some(user)) =
+                                (behaviour, stored.actor_id.as_deref())
+                            {
                                 events::record(c, user, &course, kind, kind.default_weight())?;
+                            }
+                            if let (Some(booking), Some(change)) = (booking, change) {
+                                bookings::record_meter(c, &booking, &change)?;
                             }
                             Ok(())
                         })
@@ -425,10 +524,17 @@ impl Room {
             Ok::<_, String>(e)
         };
         // `wait`: no other message is handled until this event is stored, so seq order holds.
-        ctx.wait(work.into_actor(self).map(move |result, room, _| {
+        ctx.wait(work.into_actor(self).map(move |result, room, ctx| {
             let (reply, frame) = match result {
                 Ok(e) => {
                     room.deliver(&e);
+                    match e.kind.as_str() {
+                        "session_ended" => room.finish_consultation(ctx),
+                        "extension_accepted" => {
+                            room.hold_extension(ctx, e.data["minutes"].as_i64().unwrap_or(0));
+                        }
+                        _ => {}
+                    }
                     let ack = ServerFrame::Ack {
                         reference: answer.as_ref().and_then(|a| a.1.clone()),
                         seq: Some(e.seq),
@@ -457,16 +563,18 @@ impl Actor for Room {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (db, name) = (self.db.clone(), self.name.clone());
-        let (broker, me) = (self.broker.clone(), ctx.address().recipient::<Sequenced>());
+        let (db, name) = (self.deps.db.clone(), self.name.clone());
+        let broker = self.deps.broker.clone();
+        let me = ctx.address().recipient::<Sequenced>();
+        let grace = self.deps.consult.reconnect_grace_s;
         // Read the stored log, then subscribe to the broker from where it ends; no other
         // message is handled until both are done.
         let open = async move {
             let room = name.clone();
             let loaded = db
-                .run(move |c| load(c, &room))
+                .run(move |c| Ok::<_, DbError>(kind::load(c, &room, grace)))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())??;
             let last = loaded.events.last().map_or(0, |e| e.seq);
             let position = broker
                 .attach(&name, &loaded.epoch, last, me)
@@ -482,8 +590,7 @@ impl Actor for Room {
                     return ctx.stop();
                 }
             };
-            room.course_id = loaded.course_id;
-            room.state = ClassState::new("scheduled");
+            room.kind = loaded.kind;
             room.epoch = loaded.epoch;
             for e in loaded.events {
                 room.record(&Sequenced {
@@ -494,8 +601,9 @@ impl Actor for Room {
                     kind: e.kind,
                 });
             }
-            room.state.set_status(&loaded.status);
-            room.state.add_staff(&loaded.instructor_id);
+            if let (RoomKind::Consult { state, .. }, Some(booked)) = (&mut room.kind, loaded.booked_s) {
+                state.sync_booked(booked);
+            }
             if epoch != room.epoch || seq < room.seq {
                 tracing::warn!(room = %room.name, %epoch, seq, "broker position differs from the stored log");
                 room.history.clear();
@@ -504,7 +612,7 @@ impl Actor for Room {
             room.seq = seq;
         }));
         metrics::gauge!("rooms_open").increment(1.0);
-        ctx.run_interval(Duration::from_secs(1), |room, ctx| {
+        ctx.run_interval(self.deps.limits.tick, |room, ctx| {
             // A connection can close between being admitted and learning it is a member.
             let gone: Vec<u64> = room
                 .members
@@ -518,9 +626,10 @@ impl Actor for Room {
             if room.presence_dirty {
                 room.broadcast_presence(None, None);
             }
+            room.meter(ctx);
             let idle = room
                 .empty_since
-                .is_some_and(|t| t.elapsed() >= room.limits.idle);
+                .is_some_and(|t| t.elapsed() >= room.deps.limits.idle);
             if idle {
                 let retire = room.registry.send(Retire {
                     name: room.name.clone(),
@@ -535,7 +644,8 @@ impl Actor for Room {
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
         metrics::gauge!("rooms_open").decrement(1.0);
-        self.broker
+        self.deps
+            .broker
             .detach(&self.name, &ctx.address().recipient::<Sequenced>());
     }
 }
@@ -550,12 +660,11 @@ impl Handler<Join> for Room {
                 message: "the connection closed".into(),
             });
         }
-        // Staff cannot be locked out of a room they run.
-        if !msg.member.staff() && self.state.is_kicked(&msg.member.user_id) {
-            return Err(Refusal {
-                code: "forbidden",
-                message: "you were removed from this session".into(),
-            });
+        if let Some(refusal) = self
+            .kind
+            .refuse_join(&msg.member.user_id, msg.member.staff())
+        {
+            return Err(refusal);
         }
         if self.members.contains_key(&msg.session) {
             return Err(Refusal {
@@ -584,13 +693,13 @@ impl Handler<Join> for Room {
             outlet: msg.outlet,
             info: msg.member,
         };
+        let now = self.deps.clock.now();
         let state = self
-            .state
-            .snapshot(&member.info.user_id, member.info.staff());
+            .kind
+            .snapshot(&member.info.user_id, member.info.staff(), now);
         let outlet = member.outlet.clone();
-        if member.info.staff() {
-            self.state.add_staff(&member.info.user_id);
-        }
+        self.kind
+            .note_member(&member.info.user_id, member.info.staff());
         self.add_member(msg.session, member);
         outlet.notify(Notice::Joined {
             room: self.name.clone(),
@@ -609,6 +718,7 @@ impl Handler<Join> for Room {
         if !outlet.offer(Outbound::Many(frames)) {
             self.evict(vec![msg.session]);
         }
+        self.meter(ctx);
         Ok(())
     }
 }
@@ -616,8 +726,9 @@ impl Handler<Join> for Room {
 impl Handler<Leave> for Room {
     type Result = ();
 
-    fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
         self.remove_member(msg.session);
+        self.meter(ctx);
     }
 }
 
@@ -635,10 +746,11 @@ impl Handler<Act> for Room {
             name: &info.name,
             staff: info.staff(),
         };
-        match self.state.decide(&actor, msg.action, chrono::Utc::now()) {
+        match self.kind.decide(&actor, msg.action, chrono::Utc::now()) {
             Ok(draft) => {
                 let user = Some(info.user_id.clone());
-                self.publish(ctx, user, draft, Some((msg.notices, msg.reference)));
+                let answer = Some((msg.notices, msg.reference));
+                self.publish(ctx, user, draft, answer, None);
             }
             Err(r) => Room::reply(
                 &msg.notices,
@@ -657,8 +769,16 @@ impl Handler<Announce> for Room {
             name: "Lyceum",
             staff: true,
         };
-        if let Ok(draft) = self.state.decide(&system, msg.action, chrono::Utc::now()) {
-            self.publish(ctx, None, draft, None);
+        let draft = match msg.action {
+            // Paid extension time is a fact from the payment, not a member's request.
+            RoomAction::Consult(ConsultAction::Granted { minutes }) => Ok(Draft {
+                kind: "extension_granted",
+                data: json!({"minutes": minutes}),
+            }),
+            action => self.kind.decide(&system, action, chrono::Utc::now()),
+        };
+        if let Ok(draft) = draft {
+            self.publish(ctx, None, draft, None, None);
         }
     }
 }
@@ -708,19 +828,15 @@ impl Handler<Sequenced> for Room {
 
 /// Finds or starts the room actor for a name on this node.
 pub struct Registry {
-    db: Db,
-    broker: Arc<dyn Broker>,
-    limits: RoomLimits,
+    deps: RoomDeps,
     rooms: HashMap<String, Addr<Room>>,
 }
 
 impl Registry {
-    /// An empty registry whose rooms store their logs in `db` and order them through `broker`.
-    pub fn new(db: Db, broker: Arc<dyn Broker>, limits: RoomLimits) -> Self {
+    /// An empty registry whose rooms share `deps`.
+    pub fn new(deps: RoomDeps) -> Self {
         Self {
-            db,
-            broker,
-            limits,
+            deps,
             rooms: HashMap::new(),
         }
     }
@@ -744,14 +860,16 @@ impl Handler<Lookup> for Registry {
         }
         let addr = Room {
             name: msg.0.clone(),
-            db: self.db.clone(),
-            broker: self.broker.clone(),
+            deps: self.deps.clone(),
             registry: ctx.address(),
-            limits: self.limits,
-            course_id: String::new(),
             epoch: String::new(),
             seq: 0,
-            state: ClassState::new("scheduled"),
+            // Replaced by what the room reads when it starts.
+            kind: RoomKind::Class {
+                state: ClassState::new("scheduled"),
+                course_id: String::new(),
+            },
+            checkpointed: None,
             history: VecDeque::new(),
             members: HashMap::new(),
             present: HashMap::new(),

@@ -17,15 +17,15 @@ use actix_web_actors::ws::{
 };
 use serde::Deserialize;
 
+use super::admission;
 use super::frames::{Inbound, Reassembler, close_reply};
 use super::outlet::{Connection, Notice, Outbound, Outlet, Socket};
 use super::protocol::{self, Command, ServerFrame};
 use super::rate::TokenBucket;
-use super::room::{Act, Join, Leave, Lookup, MemberInfo, Registry, Room, RosterPage};
+use super::room::{Act, Join, Leave, Lookup, Registry, Room, RosterPage};
+use crate::accounts::AuthUser;
 use crate::accounts::tokens::TokenKeys;
-use crate::accounts::{AuthUser, Role};
-use crate::catalog::events::{self, EventKind};
-use crate::classroom::sessions::{self, ClassError};
+use crate::clock::SharedClock;
 use crate::db::{Db, DbError};
 use crate::error::ApiError;
 
@@ -60,6 +60,8 @@ pub struct Realtime {
     pub max_per_user: usize,
     /// Room frames a connection may have queued before it is closed as a slow consumer.
     pub outbound_queue: usize,
+    /// The time consultation joins are recorded at.
+    pub clock: SharedClock,
     /// Open connections per user on this node.
     pub per_user: std::sync::Mutex<HashMap<String, usize>>,
 }
@@ -233,7 +235,7 @@ impl Session {
         &mut self,
         ctx: &mut WebsocketContext<Self>,
         room: String,
-        action: crate::classroom::rules::Action,
+        action: super::kind::RoomAction,
         reference: Option<String>,
     ) {
         if let Some(addr) = self.in_room(ctx, &room, &reference) {
@@ -255,16 +257,6 @@ impl Session {
         epoch: Option<String>,
         reference: Option<String>,
     ) {
-        let Some(live_id) = room.strip_prefix("class:").map(str::to_owned) else {
-            return self.send(
-                ctx,
-                ServerFrame::error(
-                    reference,
-                    "not_found",
-                    "rooms are named class:<live session id>",
-                ),
-            );
-        };
         if self.rooms.contains_key(&room) {
             let e = ServerFrame::error(reference, "conflict", "already in that room");
             return self.send(ctx, e);
@@ -278,30 +270,12 @@ impl Session {
             shared.heartbeat * 2,
         );
         let joining = async move {
-            let (member, course_id) = shared
+            let name = room.clone();
+            let (member, admission) = shared
                 .db
-                .run(move |c| -> Result<(MemberInfo, String), ClassError> {
-                    let (live, teaches) = sessions::may_join(c, &user, &live_id)?;
-                    let name = crate::accounts::store::find_user(c, &user.id)
-                        .map_err(DbError::from)?
-                        .map_or_else(String::new, |u| u.display_name);
-                    let role = match (teaches, user.role) {
-                        (true, Role::Admin) => "admin",
-                        (true, _) => "instructor",
-                        (false, _) => "learner",
-                    };
-                    let member = MemberInfo {
-                        user_id: user.id,
-                        name,
-                        role,
-                    };
-                    Ok((member, live.course_id))
-                })
+                .run(move |c| Ok::<_, DbError>(admission::admit(c, &user, &name)))
                 .await
-                .map_err(|e| {
-                    let api = ApiError::from(e);
-                    (api.code(), api.to_string())
-                })?;
+                .map_err(|e| refused(ApiError::from(e)))??;
             // A room that retires just as it is found refuses the message; look it up again.
             for _ in 0..JOIN_ATTEMPTS {
                 let Ok(addr) = shared.rooms.send(Lookup(room.clone())).await else {
@@ -317,18 +291,13 @@ impl Session {
                 };
                 match addr.send(join).await {
                     Ok(Ok(())) => {
-                        // Only an accepted join tells the recommender anything.
-                        let user = member.user_id;
+                        let (user, now) = (member.user_id, shared.clock.now());
                         let recorded = shared
                             .db
-                            .run(move |c| {
-                                let kind = EventKind::LiveJoin;
-                                events::record(c, &user, &course_id, kind, kind.default_weight())
-                                    .map_err(DbError::from)
-                            })
+                            .run(move |c| admission::joined(c, &user, &admission, now))
                             .await;
                         if let Err(e) = recorded {
-                            tracing::warn!(error = %e, "cannot record live_join");
+                            tracing::warn!(error = %e, "cannot record a join");
                         }
                         return Ok(());
                     }
@@ -344,6 +313,10 @@ impl Session {
             }
         }));
     }
+}
+
+fn refused(e: ApiError) -> admission::Refused {
+    (e.code(), e.to_string())
 }
 
 impl Actor for Session {

@@ -3,11 +3,13 @@
 //! to it over real HTTP.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
 use diesel::{Connection, RunQueryDsl};
 use lyceum::accounts::domain::Role;
 use lyceum::accounts::service::{self, NewAccount};
+use lyceum::clock::ManualClock;
 use lyceum::config::Settings;
 use lyceum::db::{Db, PoolOptions};
 use lyceum::startup::Application;
@@ -80,6 +82,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The data directory (JWT secret, SQLite file).
     pub data_dir: std::path::PathBuf,
+    /// The server's consultation clock; tests move it instead of sleeping.
+    pub clock: Arc<ManualClock>,
     handle: ServerHandle,
     _dir: Option<tempfile::TempDir>,
     pg_cleanup: Option<(String, String)>,
@@ -141,7 +145,10 @@ pub async fn start(
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings");
-    let app = Application::build(settings).await.expect("server builds");
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let app = Application::build_with_clock(settings, clock.clone())
+        .await
+        .expect("server builds");
     let port = app.port();
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
@@ -153,6 +160,7 @@ pub async fn start(
             .expect("client"),
         database_url: database_url.to_owned(),
         data_dir: data_dir.to_owned(),
+        clock,
         handle,
         _dir: None,
         pg_cleanup: None,

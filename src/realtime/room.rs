@@ -186,11 +186,30 @@ pub struct Room {
     kind: RoomKind,
     /// When a running consultation interval was last checkpointed.
     checkpointed: Option<chrono::DateTime<chrono::Utc>>,
+    /// Work waiting its turn (see `Step`), and whether a step is running.
+    steps: VecDeque<Step>,
+    stepping: bool,
     history: VecDeque<Entry>,
     members: HashMap<u64, Member>,
     present: HashMap<String, Present>,
     presence_dirty: bool,
     empty_since: Option<Instant>,
+}
+
+/// A room's asynchronous work, done one step at a time in order: actix runs `wait` futures
+/// last-first, so a room never has more than one in flight.
+enum Step {
+    /// Sequence, store and deliver an event.
+    Publish {
+        actor: Option<String>,
+        draft: Draft,
+        answer: Option<(Recipient<Notice>, Option<String>)>,
+        change: Option<Change>,
+    },
+    /// Settle the consultation through the order actor.
+    Settle,
+    /// Hold the price of an accepted extension.
+    HoldExtension(i64),
 }
 
 /// Seconds between checkpoints of a running consultation interval: at most this much billable
@@ -392,9 +411,9 @@ impl Room {
     /// After the expert accepted an extension: holds its price through the order actor and
     /// announces the payment the learner must confirm (or why it could not be held). The time
     /// counts once the payment webhook says it is authorised (`extension_granted`).
-    fn hold_extension(&mut self, ctx: &mut Context<Self>, minutes: i64) {
+    fn start_hold(&mut self, ctx: &mut Context<Self>, minutes: i64) {
         let RoomKind::Consult { booking_id, .. } = &self.kind else {
-            return;
+            return self.step_done(ctx);
         };
         let (id, cfg) = (booking_id.clone(), self.deps.consult.clone());
         let hold = Command::new(format!("booking:{id}"), move |c, p, _| {
@@ -418,26 +437,36 @@ impl Room {
                 },
             };
             room.publish(ctx, None, draft, None, None);
+            room.step_done(ctx);
         }));
     }
 
     /// After `session_ended`: closes the meter, then settles the booking through the order
     /// actor and announces what was charged.
     fn finish_consultation(&mut self, ctx: &mut Context<Self>) {
-        let RoomKind::Consult { state, booking_id } = &mut self.kind else {
+        let RoomKind::Consult { state, .. } = &mut self.kind else {
             return;
         };
         let now = self.deps.clock.now();
-        let id = booking_id.clone();
         for change in state.close(now) {
             let draft = live::announce(&change);
             self.publish(ctx, None, draft, None, Some(change));
         }
+        self.enqueue(ctx, Step::Settle);
+    }
+
+    /// Settles the ended consultation and announces what was charged.
+    fn start_settle(&mut self, ctx: &mut Context<Self>) {
+        let RoomKind::Consult { booking_id, .. } = &self.kind else {
+            return self.step_done(ctx);
+        };
+        let (id, now) = (booking_id.clone(), self.deps.clock.now());
         let settle = Command::new(format!("booking:{id}"), move |c, p, _| {
             bookings::settle(c, p, &id, now)
         });
         let sent = self.deps.orders.send(settle);
-        ctx.wait(sent.into_actor(self).map(|settled, room, ctx| match settled {
+        ctx.wait(sent.into_actor(self).map(|settled, room, ctx| {
+            match settled {
             Ok(Ok(b)) => {
                 let data = json!({"billable_s": b.billable_seconds, "charged_minor": b.charged_minor,
                                   "currency": b.currency, "status": b.status});
@@ -449,12 +478,62 @@ impl Room {
             }
             Ok(Err(e)) => tracing::error!(room = %room.name, error = %e, "settlement failed; the sweep retries"),
             Err(e) => tracing::error!(room = %room.name, error = %e, "order actor unavailable; the sweep settles"),
+            }
+            room.step_done(ctx);
         }));
     }
 
-    /// Sequences, stores and delivers one event; `answer` gets the ack or the error. A
-    /// consultation's metering `change` is stored in the same transaction as its event.
+    fn enqueue(&mut self, ctx: &mut Context<Self>, step: Step) {
+        self.steps.push_back(step);
+        self.pump(ctx);
+    }
+
+    /// Starts the next step unless one is running.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.stepping {
+            return;
+        }
+        let Some(step) = self.steps.pop_front() else {
+            return;
+        };
+        self.stepping = true;
+        match step {
+            Step::Publish {
+                actor,
+                draft,
+                answer,
+                change,
+            } => self.start_publish(ctx, actor, draft, answer, change),
+            Step::Settle => self.start_settle(ctx),
+            Step::HoldExtension(minutes) => self.start_hold(ctx, minutes),
+        }
+    }
+
+    fn step_done(&mut self, ctx: &mut Context<Self>) {
+        self.stepping = false;
+        self.pump(ctx);
+    }
+
+    /// Queues an event to be sequenced, stored and delivered; `answer` gets the ack or the
+    /// error. A consultation's metering `change` is stored in the same transaction as its event.
     fn publish(
+        &mut self,
+        ctx: &mut Context<Self>,
+        actor: Option<String>,
+        draft: Draft,
+        answer: Option<(Recipient<Notice>, Option<String>)>,
+        change: Option<Change>,
+    ) {
+        let step = Step::Publish {
+            actor,
+            draft,
+            answer,
+            change,
+        };
+        self.enqueue(ctx, step);
+    }
+
+    fn start_publish(
         &mut self,
         ctx: &mut Context<Self>,
         actor: Option<String>,
@@ -531,7 +610,8 @@ impl Room {
                     match e.kind.as_str() {
                         "session_ended" => room.finish_consultation(ctx),
                         "extension_accepted" => {
-                            room.hold_extension(ctx, e.data["minutes"].as_i64().unwrap_or(0));
+                            let minutes = e.data["minutes"].as_i64().unwrap_or(0);
+                            room.enqueue(ctx, Step::HoldExtension(minutes));
                         }
                         _ => {}
                     }
@@ -555,6 +635,7 @@ impl Room {
             if let Some((to, _)) = reply {
                 Room::reply(&to, frame);
             }
+            room.step_done(ctx);
         }));
     }
 }
@@ -870,6 +951,8 @@ impl Handler<Lookup> for Registry {
                 course_id: String::new(),
             },
             checkpointed: None,
+            steps: VecDeque::new(),
+            stepping: false,
             history: VecDeque::new(),
             members: HashMap::new(),
             present: HashMap::new(),

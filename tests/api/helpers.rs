@@ -90,6 +90,7 @@ pub struct TestApp {
 }
 
 /// A registered user and their tokens.
+#[derive(Clone)]
 pub struct TestUser {
     /// User id.
     pub id: String,
@@ -130,6 +131,17 @@ pub async fn start(
     data_dir: &std::path::Path,
     overrides: &[(&str, &str)],
 ) -> TestApp {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    start_with_clock(database_url, data_dir, overrides, clock).await
+}
+
+/// `start` with a given clock (a restart that keeps the time where the test moved it).
+pub async fn start_with_clock(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    overrides: &[(&str, &str)],
+    clock: Arc<ManualClock>,
+) -> TestApp {
     let mut vars: HashMap<String, String> = [
         ("LYCEUM_BIND", "127.0.0.1:0"),
         ("LYCEUM_WORKERS", "1"),
@@ -145,7 +157,6 @@ pub async fn start(
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings");
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = Application::build_with_clock(settings, clock.clone())
         .await
         .expect("server builds");

@@ -9,6 +9,7 @@ mod catalog;
 mod classroom;
 mod cli;
 mod commerce;
+mod consultations;
 mod errors;
 mod experts;
 mod live_room;

@@ -1,0 +1,577 @@
+//! Paid consultations end to end: bookings held on the sandbox card and confirmed by its
+//! webhook, decline and cancellation, overlapping bookings, and the live room over a real
+//! WebSocket with the server's clock moved by the test: metering with drops inside and beyond
+//! the grace, early end, the booked limit, an extension, a restart mid-session, no-shows.
+//! After every scenario the ledger balances and nobody paid more than was authorised.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use lyceum::accounts::domain::Role;
+
+use crate::backend_tests;
+use crate::classroom::{Socket, connect, join, next_of, send};
+use crate::helpers::{Backend, TestApp, TestUser, assert_error, spawn_app_with};
+
+backend_tests!(
+    bookings_are_held_confirmed_declined_and_cancelled,
+    overlapping_bookings_are_refused_even_when_concurrent,
+    metering_bills_only_time_with_both_present,
+    the_booked_limit_ends_the_session_and_an_extension_adds_paid_time,
+    a_restart_mid_session_neither_loses_nor_double_counts,
+    no_shows_and_unpaid_bookings_are_swept,
+    only_the_parties_join_a_consultation,
+);
+
+const CARD_OK: &str = "4242 4242 4242 4242";
+/// Minor units per minute in these tests.
+const RATE: i64 = 100;
+
+struct Consult {
+    app: TestApp,
+    expert: TestUser,
+    learner: TestUser,
+}
+
+/// A server (fast room ticks and sweeps) with a published expert available around the clock.
+async fn consult(backend: Backend) -> Consult {
+    let settings = [
+        ("LYCEUM_ROOM_TICK_MS", "20"),
+        ("LYCEUM_CONSULT_SWEEP_SECS", "1"),
+        ("LYCEUM_CONSULT_RECONNECT_GRACE_SECS", "60"),
+    ];
+    let app = spawn_app_with(backend, &settings).await;
+    let expert = app
+        .user_with_role("expert@example.org", Role::Instructor)
+        .await;
+    let learner = app.register("learner@example.org").await;
+    let profile = json!({
+        "headline": "Rust performance", "bio": "", "tags": ["rust"], "languages": ["en"],
+        "rate_per_minute_minor": RATE, "currency": "EUR", "min_minutes": 5, "max_minutes": 120,
+        "time_zone": "UTC", "published": true
+    });
+    let resp = app
+        .send(
+            Method::PUT,
+            "/api/v1/experts/me",
+            Some(&expert.access_token),
+            Some(profile),
+        )
+        .await;
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    let windows: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"}))
+        .collect();
+    let resp = app
+        .send(
+            Method::PUT,
+            "/api/v1/experts/me/availability",
+            Some(&expert.access_token),
+            Some(json!({"windows": windows})),
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    Consult {
+        app,
+        expert,
+        learner,
+    }
+}
+
+/// The first 5-minute boundary at least `ahead` from now.
+fn slot(ahead: chrono::Duration) -> DateTime<Utc> {
+    let t = Utc::now() + ahead;
+    let step = 300;
+    DateTime::from_timestamp((t.timestamp() / step + 1) * step, 0).unwrap()
+}
+
+async fn book(
+    c: &Consult,
+    who: &TestUser,
+    start: DateTime<Utc>,
+    minutes: i64,
+) -> reqwest::Response {
+    c.app
+        .send(
+            Method::POST,
+            &format!("/api/v1/experts/{}/bookings", c.expert.id),
+            Some(&who.access_token),
+            Some(json!({"starts_at": start.to_rfc3339(), "minutes": minutes})),
+        )
+        .await
+}
+
+async fn booking(c: &Consult, id: &str) -> Value {
+    c.app
+        .get(
+            &format!("/api/v1/bookings/{id}"),
+            Some(&c.learner.access_token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Polls the booking until `done` holds (webhooks and sweeps run in the background).
+async fn await_booking(c: &Consult, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let b = booking(c, id).await;
+        if done(&b) {
+            return b;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "booking never got there: {b}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn pay(c: &Consult, payment_id: &str) {
+    let resp = c
+        .app
+        .post_json(
+            &format!("/api/v1/sandbox/payments/{payment_id}/confirm"),
+            &json!({"card_number": CARD_OK}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+}
+
+/// A confirmed (paid) booking of `minutes` starting at `start`; returns its id.
+async fn confirmed(c: &Consult, start: DateTime<Utc>, minutes: i64) -> String {
+    let resp = book(c, &c.learner, start, minutes).await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let booked: Value = resp.json().await.unwrap();
+    assert_eq!(booked["booking"]["status"], "pending_payment");
+    let id = booked["booking"]["id"].as_str().unwrap().to_owned();
+    pay(c, booked["payment"]["id"].as_str().unwrap()).await;
+    await_booking(c, &id, |b| b["status"] == "confirmed").await;
+    id
+}
+
+/// The ledger balances in every currency and holds never captured more than authorised.
+async fn books_balance(app: &TestApp) {
+    let db = app.db().await;
+    let (balances, over) = db
+        .run(|c| {
+            use diesel::prelude::*;
+            use lyceum::db::schema::payment_holds as h;
+            let balances = lyceum::ledger::service::trial_balance(c)?;
+            let over: i64 = h::table
+                .filter(h::captured_minor.gt(h::amount_minor))
+                .count()
+                .get_result(c)?;
+            Ok::<_, lyceum::db::DbError>((balances, over))
+        })
+        .await
+        .unwrap();
+    assert!(balances.iter().all(|(_, sum)| *sum == 0), "{balances:?}");
+    assert_eq!(over, 0, "a hold captured more than it authorised");
+}
+
+/// What the expert earned from consultations, per the ledger.
+async fn earned(app: &TestApp, expert: &str) -> i64 {
+    let account = lyceum::ledger::domain::instructor_account(expert);
+    let db = app.db().await;
+    db.run(move |c| {
+        lyceum::ledger::service::balances(c, &account, None).map_err(lyceum::db::DbError::from)
+    })
+    .await
+    .unwrap()
+    .iter()
+    .map(|(_, v)| -v)
+    .sum()
+}
+
+async fn joined(c: &Consult, who: &TestUser, id: &str) -> (Socket, Value) {
+    let mut ws = connect(&c.app, &who.access_token).await;
+    let j = join(&mut ws, &format!("consult:{id}"), None).await;
+    assert_eq!(j["type"], "joined", "{j}");
+    (ws, j)
+}
+
+/// The next event of `kind`, skipping others.
+async fn event(ws: &mut Socket, kind: &str) -> Value {
+    loop {
+        let e = next_of(ws, "event").await;
+        if e["kind"] == kind {
+            return e;
+        }
+    }
+}
+
+fn advance(app: &TestApp, secs: i64) {
+    app.clock.advance(chrono::Duration::seconds(secs));
+}
+
+async fn bookings_are_held_confirmed_declined_and_cancelled(backend: Backend) {
+    let c = consult(backend).await;
+    // Declined: everything released.
+    let id = confirmed(&c, slot(chrono::Duration::days(3)), 30).await;
+    let resp = c
+        .app
+        .send(
+            Method::POST,
+            &format!("/api/v1/bookings/{id}/decline"),
+            Some(&c.learner.access_token),
+            None,
+        )
+        .await;
+    assert_error(resp, 403, "forbidden").await;
+    let resp = c
+        .app
+        .send(
+            Method::POST,
+            &format!("/api/v1/bookings/{id}/decline"),
+            Some(&c.expert.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let b = booking(&c, &id).await;
+    assert_eq!(
+        (b["status"].as_str(), b["charged_minor"].as_i64()),
+        (Some("declined"), Some(0))
+    );
+    // The slot is free again.
+    let again = confirmed(&c, slot(chrono::Duration::days(3)), 30).await;
+    // Cancelled in time: free.
+    let cancel = |id: String| {
+        let app = &c.app;
+        let token = c.learner.access_token.clone();
+        async move {
+            app.send(
+                Method::POST,
+                &format!("/api/v1/bookings/{id}/cancel"),
+                Some(&token),
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(cancel(again.clone()).await.status(), 200);
+    assert_eq!(booking(&c, &again).await["charged_minor"], 0);
+    assert_error(cancel(again.clone()).await, 409, "conflict").await;
+    // Cancelled within the notice period (24 h): half the price is captured.
+    let late = confirmed(&c, slot(chrono::Duration::hours(2)), 30).await;
+    assert_eq!(cancel(late.clone()).await.status(), 200);
+    let b = booking(&c, &late).await;
+    assert_eq!(
+        (b["status"].as_str(), b["charged_minor"].as_i64()),
+        (Some("canceled"), Some(30 * RATE / 2))
+    );
+    assert_eq!(earned(&c.app, &c.expert.id).await, 30 * RATE / 2 * 8 / 10);
+    books_balance(&c.app).await;
+}
+
+async fn overlapping_bookings_are_refused_even_when_concurrent(backend: Backend) {
+    let c = consult(backend).await;
+    let start = slot(chrono::Duration::days(2));
+    let mut learners = vec![c.learner.clone()];
+    for i in 0..3 {
+        learners.push(c.app.register(&format!("rival{i}@example.org")).await);
+    }
+    let attempts = join_all(learners.iter().map(|l| book(&c, l, start, 30))).await;
+    let codes: Vec<u16> = attempts.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(codes.iter().filter(|s| **s == 201).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|s| **s == 409).count(), 3, "{codes:?}");
+    // A partial overlap is refused too; the time right after is free.
+    let overlap = start + chrono::Duration::minutes(25);
+    let rival = &learners[1];
+    assert_error(book(&c, rival, overlap, 30).await, 409, "conflict").await;
+    assert_eq!(
+        book(&c, rival, start + chrono::Duration::minutes(30), 30)
+            .await
+            .status(),
+        201
+    );
+    // Bad input changes nothing.
+    assert_error(
+        book(&c, rival, start + chrono::Duration::minutes(90), 7).await,
+        400,
+        "validation_failed",
+    )
+    .await;
+    let off_grid = start + chrono::Duration::minutes(92);
+    assert_error(
+        book(&c, rival, off_grid, 30).await,
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_error(
+        book(&c, &c.expert, start + chrono::Duration::hours(5), 30).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let mine: Value = c
+        .app
+        .get("/api/v1/me/bookings", Some(&rival.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+}
+
+async fn metering_bills_only_time_with_both_present(backend: Backend) {
+    let c = consult(backend).await;
+    let id = confirmed(&c, slot(chrono::Duration::minutes(5)), 30).await;
+    let (mut learner, j) = joined(&c, &c.learner, &id).await;
+    assert_eq!(j["state"]["booked_s"], 1800);
+    advance(&c.app, 60);
+    let (mut expert, _) = joined(&c, &c.expert, &id).await;
+    event(&mut learner, "metering_started").await;
+    chat_both_ways(&c, &mut learner, &mut expert, &id).await;
+    advance(&c.app, 120);
+    drop(learner);
+    event(&mut expert, "metering_paused").await;
+    advance(&c.app, 10);
+    let (mut learner, _) = joined(&c, &c.learner, &id).await;
+    event(&mut expert, "metering_resumed").await;
+    advance(&c.app, 300);
+    send(
+        &mut learner,
+        json!({"type": "end", "room": format!("consult:{id}"), "ref": "e"}),
+    )
+    .await;
+    let stopped = event(&mut expert, "metering_stopped").await;
+    assert_eq!(
+        stopped["data"]["billable_s"], 430,
+        "the 10 s drop is within the grace"
+    );
+    let settled = event(&mut expert, "session_settled").await;
+    assert_eq!(
+        settled["data"]["charged_minor"],
+        8 * RATE,
+        "ceil(430 / 60) minutes"
+    );
+    let b = booking(&c, &id).await;
+    assert_eq!(
+        (
+            b["status"].as_str(),
+            b["billable_seconds"].as_i64(),
+            b["charged_minor"].as_i64()
+        ),
+        (Some("completed"), Some(430), Some(8 * RATE))
+    );
+    assert_eq!(earned(&c.app, &c.expert.id).await, 8 * RATE * 8 / 10);
+    let chat = json!({"type": "chat", "room": format!("consult:{id}"), "text": "still there?", "ref": "x"});
+    send(&mut learner, chat).await;
+    assert_eq!(next_of(&mut learner, "error").await["code"], "forbidden");
+    books_balance(&c.app).await;
+}
+
+async fn chat_both_ways(c: &Consult, learner: &mut Socket, expert: &mut Socket, id: &str) {
+    let room = format!("consult:{id}");
+    send(
+        learner,
+        json!({"type": "chat", "room": room, "text": "hello"}),
+    )
+    .await;
+    assert_eq!(event(expert, "chat").await["data"]["text"], "hello");
+    assert_eq!(
+        event(learner, "chat").await["data"]["text"],
+        "hello",
+        "its own, in order"
+    );
+    send(expert, json!({"type": "chat", "room": room, "text": "hi!"})).await;
+    assert_eq!(
+        event(learner, "chat").await["data"]["user"],
+        c.expert.id.as_str()
+    );
+}
+
+async fn the_booked_limit_ends_the_session_and_an_extension_adds_paid_time(backend: Backend) {
+    let c = consult(backend).await;
+    let id = confirmed(&c, slot(chrono::Duration::minutes(5)), 10).await;
+    let room = format!("consult:{id}");
+    let (mut learner, _) = joined(&c, &c.learner, &id).await;
+    let (mut expert, _) = joined(&c, &c.expert, &id).await;
+    event(&mut learner, "metering_started").await;
+    // A drop beyond the grace: billing stops at the drop.
+    advance(&c.app, 60);
+    drop(learner);
+    event(&mut expert, "metering_paused").await;
+    advance(&c.app, 90);
+    assert_eq!(
+        event(&mut expert, "metering_stopped").await["data"]["billable_s"],
+        60
+    );
+    let (mut learner, _) = joined(&c, &c.learner, &id).await;
+    event(&mut expert, "metering_started").await;
+    advance(&c.app, 240);
+    assert_eq!(
+        event(&mut learner, "time_warning").await["data"]["remaining_s"],
+        300
+    );
+    // The learner asks for 5 more minutes; the expert accepts; the learner pays.
+    send(
+        &mut learner,
+        json!({"type": "extend", "room": room, "minutes": 5}),
+    )
+    .await;
+    event(&mut expert, "extension_requested").await;
+    send(
+        &mut expert,
+        json!({"type": "extend_answer", "room": room, "accept": true}),
+    )
+    .await;
+    let payment = event(&mut learner, "extension_payment").await;
+    assert_eq!(payment["data"]["amount_minor"], 5 * RATE);
+    pay(&c, payment["data"]["payment_id"].as_str().unwrap()).await;
+    assert_eq!(
+        event(&mut learner, "extension_granted").await["data"]["minutes"],
+        5
+    );
+    // 60 + 240 billed so far of 900: run out the clock.
+    advance(&c.app, 600);
+    let ended = event(&mut expert, "session_ended").await;
+    assert_eq!(ended["data"]["reason"], "time_up");
+    let settled = event(&mut expert, "session_settled").await;
+    assert_eq!(settled["data"]["billable_s"], 900);
+    assert_eq!(
+        settled["data"]["charged_minor"],
+        15 * RATE,
+        "booking and extension, captured"
+    );
+    books_balance(&c.app).await;
+}
+
+async fn a_restart_mid_session_neither_loses_nor_double_counts(backend: Backend) {
+    let c = consult(backend).await;
+    let id = confirmed(&c, slot(chrono::Duration::minutes(5)), 30).await;
+    let (mut learner, _) = joined(&c, &c.learner, &id).await;
+    let (expert, _) = joined(&c, &c.expert, &id).await;
+    event(&mut learner, "metering_started").await;
+    advance(&c.app, 100);
+    // Wait for the room to checkpoint the running interval at +100 s.
+    let db = c.app.db().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let b = id.clone();
+        let (_, open) = db
+            .run(move |conn| {
+                lyceum::consultations::bookings::stored_meter(conn, &b)
+                    .map_err(lyceum::db::DbError::from)
+            })
+            .await
+            .unwrap();
+        if open.is_some_and(|(s, cp)| (cp - s).num_seconds() == 100) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no checkpoint");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop((learner, expert));
+    c.app.stop().await;
+    let settings = [
+        ("LYCEUM_ROOM_TICK_MS", "20"),
+        ("LYCEUM_CONSULT_SWEEP_SECS", "1"),
+    ];
+    let clock = c.app.clock.clone();
+    let app =
+        crate::helpers::start_with_clock(&c.app.database_url, &c.app.data_dir, &settings, clock)
+            .await;
+    let c2 = Consult {
+        app,
+        expert: c.expert.clone(),
+        learner: c.learner.clone(),
+    };
+    advance(&c2.app, 10);
+    let (mut learner, j) = joined(&c2, &c2.learner, &id).await;
+    assert_eq!(
+        j["state"]["billable_s"], 110,
+        "the interval left open counts up to now within the grace"
+    );
+    let (mut expert, _) = joined(&c2, &c2.expert, &id).await;
+    event(&mut learner, "metering_resumed").await;
+    advance(&c2.app, 50);
+    send(
+        &mut expert,
+        json!({"type": "end", "room": format!("consult:{id}")}),
+    )
+    .await;
+    let settled = event(&mut learner, "session_settled").await;
+    assert_eq!(settled["data"]["billable_s"], 160);
+    assert_eq!(settled["data"]["charged_minor"], 3 * RATE);
+    books_balance(&c2.app).await;
+}
+
+async fn no_shows_and_unpaid_bookings_are_swept(backend: Backend) {
+    let c = consult(backend).await;
+    let expert_missing = confirmed(&c, slot(chrono::Duration::minutes(5)), 30).await;
+    let learner_missing = confirmed(&c, slot(chrono::Duration::minutes(40)), 30).await;
+    let unpaid: Value = book(&c, &c.learner, slot(chrono::Duration::hours(3)), 30)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let unpaid = unpaid["booking"]["id"].as_str().unwrap().to_owned();
+    // The expert shows up for the second booking only; the learner does not.
+    let (_expert_ws, _) = joined(&c, &c.expert, &learner_missing).await;
+    advance(&c.app, 30 * 60);
+    let b = await_booking(&c, &expert_missing, |b| b["status"] != "confirmed").await;
+    assert_eq!(
+        (b["status"].as_str(), b["charged_minor"].as_i64()),
+        (Some("expert_no_show"), Some(0))
+    );
+    let b = await_booking(&c, &unpaid, |b| b["status"] != "pending_payment").await;
+    assert_eq!(b["status"], "expired");
+    advance(&c.app, 30 * 60);
+    let b = await_booking(&c, &learner_missing, |b| b["status"] == "learner_no_show").await;
+    assert_eq!(
+        b["charged_minor"], 0,
+        "by default a learner no-show costs nothing"
+    );
+    assert_eq!(earned(&c.app, &c.expert.id).await, 0);
+    books_balance(&c.app).await;
+}
+
+async fn only_the_parties_join_a_consultation(backend: Backend) {
+    let c = consult(backend).await;
+    let stranger = c.app.register("stranger@example.org").await;
+    let pending: Value = book(&c, &c.learner, slot(chrono::Duration::hours(1)), 30)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pending = pending["booking"]["id"].as_str().unwrap().to_owned();
+    let mut ws = connect(&c.app, &c.learner.access_token).await;
+    assert_eq!(
+        join(&mut ws, &format!("consult:{pending}"), None).await["code"],
+        "forbidden",
+        "unpaid"
+    );
+    let id = confirmed(&c, slot(chrono::Duration::hours(2)), 30).await;
+    let mut ws = connect(&c.app, &stranger.access_token).await;
+    assert_eq!(
+        join(&mut ws, &format!("consult:{id}"), None).await["code"],
+        "not_found"
+    );
+    let resp = c
+        .app
+        .get(
+            &format!("/api/v1/bookings/{id}"),
+            Some(&stranger.access_token),
+        )
+        .await;
+    assert_error(resp, 404, "not_found").await;
+    let (mut learner, _) = joined(&c, &c.learner, &id).await;
+    // Classroom commands do not apply here; consultation commands belong to their party.
+    let ask = json!({"type": "ask", "room": format!("consult:{id}"), "text": "?", "ref": "a"});
+    send(&mut learner, ask).await;
+    assert_eq!(next_of(&mut learner, "error").await["code"], "invalid");
+    let answer = json!({"type": "extend_answer", "room": format!("consult:{id}"), "accept": true, "ref": "b"});
+    send(&mut learner, answer).await;
+    assert_eq!(next_of(&mut learner, "error").await["code"], "forbidden");
+}

@@ -26,7 +26,7 @@ pub const PREFIX: &str = "hold_";
 pub struct HoldRow {
     /// `hold_…`; the provider reference.
     pub id: String,
-    /// `booking`, `extension` or `question`.
+    /// `booking`, `extension`, `question` or `unlock`.
     pub purpose: String,
     /// The booking or question it pays for.
     pub subject_id: String,
@@ -54,7 +54,7 @@ pub struct HoldRow {
 
 /// What a hold is for and who pays whom.
 pub struct HoldRequest<'a> {
-    /// `booking`, `extension` or `question`.
+    /// `booking`, `extension`, `question` or `unlock`.
     pub purpose: &'static str,
     /// The booking or question.
     pub subject_id: &'a str,

@@ -3,7 +3,7 @@
 -- and the metered intervals during which both parties were connected.
 CREATE TABLE payment_holds (
     id TEXT PRIMARY KEY NOT NULL,
-    purpose TEXT NOT NULL CHECK (purpose IN ('booking', 'extension', 'question')),
+    purpose TEXT NOT NULL CHECK (purpose IN ('booking', 'extension', 'question', 'unlock')),
     subject_id TEXT NOT NULL,
     payer_id TEXT NOT NULL REFERENCES users(id),
     payee_id TEXT NOT NULL REFERENCES users(id),

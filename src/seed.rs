@@ -16,6 +16,7 @@ use crate::catalog::service::{
 use crate::catalog::store as catalog_store;
 use crate::catalog::store::CourseRow;
 use crate::classroom::sessions::{self as live_sessions, ClassError};
+use crate::consultations::experts::{self, ExpertError, ProfileDraft, ProfileRequest, WindowView};
 use crate::db::{self, DbConnection, DbError};
 use crate::orders::service::{
     self as orders, CheckoutRequest, CommerceConfig, OrderError, OrderView,
@@ -236,6 +237,43 @@ const LIVE_SESSIONS: &[(&str, &str, i64, bool)] = &[
     ),
 ];
 
+/// Expert profiles: (email, headline, tags, languages, rate per minute in cents (EUR), time
+/// zone, weekly windows as (weekdays, start, end) in that zone).
+type DemoExpert = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    i64,
+    &'static str,
+    &'static [(&'static [&'static str], &'static str, &'static str)],
+);
+
+/// Two experts in different time zones, so availability shows the conversion to UTC.
+const EXPERTS: &[DemoExpert] = &[
+    (
+        "grace@demo.lyceum.dev",
+        "Compilers, debugging and code review",
+        &["compilers", "debugging", "rust"],
+        &["en"],
+        150,
+        "America/New_York",
+        &[
+            (&["mon", "wed", "fri"], "09:00", "12:00"),
+            (&["tue", "thu"], "14:00", "18:00"),
+        ],
+    ),
+    (
+        "katherine@demo.lyceum.dev",
+        "Numerical methods and orbital mechanics",
+        &["mathematics", "numerics"],
+        &["en", "fr"],
+        120,
+        "Europe/Paris",
+        &[(&["mon", "tue", "wed", "thu"], "10:00", "16:00")],
+    ),
+];
+
 /// The card every demo purchase pays with.
 const DEMO_CARD: &str = "4242 4242 4242 4242";
 
@@ -312,7 +350,57 @@ pub fn seed_demo(conn: &mut DbConnection, shop: &DemoShop<'_>) -> Result<SeedRep
         }
         report.created += 1;
     }
+    for expert in EXPERTS {
+        seed_expert(conn, expert, &mut report)?;
+    }
     Ok(report)
+}
+
+/// Publishes one demo expert profile with its weekly availability, unless it exists.
+fn seed_expert(
+    conn: &mut DbConnection,
+    expert: &DemoExpert,
+    report: &mut SeedReport,
+) -> Result<(), SeedError> {
+    let (email, headline, tags, languages, rate, zone, windows) = *expert;
+    let user = acting_as(conn, email)?;
+    if experts::find_profile(conn, &user.id)?.is_some() {
+        report.existing += 1;
+        return Ok(());
+    }
+    let owned = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let request = ProfileRequest {
+        headline: headline.into(),
+        bio: Some(format!("{headline}. Book a slot or ask a question.")),
+        tags: Some(owned(tags)),
+        languages: owned(languages),
+        rate_per_minute_minor: rate,
+        currency: "EUR".into(),
+        min_minutes: 15,
+        max_minutes: 90,
+        time_zone: zone.into(),
+        published: Some(true),
+    };
+    let draft = ProfileDraft::parse(&request).map_err(demo_expert)?;
+    experts::save_profile(conn, &user, &draft).map_err(demo_expert)?;
+    let views: Vec<WindowView> = windows
+        .iter()
+        .flat_map(|(days, start, end)| {
+            days.iter().map(|d| WindowView {
+                weekday: (*d).into(),
+                start: (*start).into(),
+                end: (*end).into(),
+            })
+        })
+        .collect();
+    let schedule = experts::parse_schedule(&views).map_err(demo_expert)?;
+    experts::save_schedule(conn, &user, &schedule).map_err(demo_expert)?;
+    report.created += 1;
+    Ok(())
+}
+
+fn demo_expert(e: ExpertError) -> SeedError {
+    SeedError::Inconsistent(format!("demo expert: {e}"))
 }
 
 /// The demo course with this title.

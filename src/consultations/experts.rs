@@ -463,7 +463,7 @@ impl BlockedDayRow {
 }
 
 /// The profile of `expert_id`, published or not.
-fn find_profile(conn: &mut DbConnection, expert_id: &str) -> QueryResult<Option<ProfileRow>> {
+pub fn find_profile(conn: &mut DbConnection, expert_id: &str) -> QueryResult<Option<ProfileRow>> {
     expert_profiles::table
         .find(expert_id)
         .select(ProfileRow::as_select())

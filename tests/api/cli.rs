@@ -198,6 +198,36 @@ async fn seed_demo_is_idempotent(backend: Backend) {
         .map(|s| s["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["live", "scheduled"], "{sessions}");
+
+    // Two published experts with weekly availability, findable by tag.
+    let experts: serde_json::Value = app.get("/api/v1/experts", None).await.json().await.unwrap();
+    assert_eq!(experts["total"], 2, "{experts}");
+    let numerics: serde_json::Value = app
+        .get("/api/v1/experts?tag=numerics", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let katherine = numerics["items"][0]["id"].as_str().unwrap().to_owned();
+    let from = chrono::Utc::now();
+    let to = from + chrono::Duration::days(7);
+    let free: serde_json::Value = app
+        .get(
+            &format!(
+                "/api/v1/experts/{katherine}/availability?from={}&to={}",
+                from.to_rfc3339().replace('+', "%2B"),
+                to.to_rfc3339().replace('+', "%2B")
+            ),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !free["intervals"].as_array().map_or(true, Vec::is_empty),
+        "{free}"
+    );
 }
 
 /// Counts of the seeded catalog: published, free, drafts, in review, and reviews plus

@@ -225,7 +225,7 @@ async fn seed_demo_is_idempotent(backend: Backend) {
         .await
         .unwrap();
     assert!(
-        !free["intervals"].as_array().map_or(true, Vec::is_empty),
+        free["intervals"].as_array().is_some_and(|v| !v.is_empty()),
         "{free}"
     );
 }

@@ -23,6 +23,7 @@ backend_tests!(
     metering_bills_only_time_with_both_present,
     the_booked_limit_ends_the_session_and_an_extension_adds_paid_time,
     a_restart_mid_session_neither_loses_nor_double_counts,
+    a_session_nobody_came_back_to_is_settled_by_the_sweep,
     no_shows_and_unpaid_bookings_are_swept,
     only_the_parties_join_a_consultation,
 );
@@ -454,24 +455,7 @@ async fn a_restart_mid_session_neither_loses_nor_double_counts(backend: Backend)
     let (expert, _) = joined(&c, &c.expert, &id).await;
     event(&mut learner, "metering_started").await;
     advance(&c.app, 100);
-    // Wait for the room to checkpoint the running interval at +100 s.
-    let db = c.app.db().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let b = id.clone();
-        let (_, open) = db
-            .run(move |conn| {
-                lyceum::consultations::bookings::stored_meter(conn, &b)
-                    .map_err(lyceum::db::DbError::from)
-            })
-            .await
-            .unwrap();
-        if open.is_some_and(|(s, cp)| (cp - s).num_seconds() == 100) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no checkpoint");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    checkpointed(&c.app, &id, 100).await;
     drop((learner, expert));
     c.app.stop().await;
     let settings = [
@@ -574,4 +558,62 @@ async fn only_the_parties_join_a_consultation(backend: Backend) {
     let answer = json!({"type": "extend_answer", "room": format!("consult:{id}"), "accept": true, "ref": "b"});
     send(&mut learner, answer).await;
     assert_eq!(next_of(&mut learner, "error").await["code"], "forbidden");
+}
+
+/// Waits until the running interval of booking `id` is checkpointed `secs` after its start.
+async fn checkpointed(app: &TestApp, id: &str, secs: i64) {
+    let db = app.db().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let b = id.to_owned();
+        let (_, open) = db
+            .run(move |conn| {
+                lyceum::consultations::bookings::stored_meter(conn, &b)
+                    .map_err(lyceum::db::DbError::from)
+            })
+            .await
+            .unwrap();
+        if open.is_some_and(|(s, cp)| (cp - s).num_seconds() == secs) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no checkpoint at {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A crash mid-session and nobody returns: once the booked time is long past, the sweep
+/// settles what was metered up to the last checkpoint.
+async fn a_session_nobody_came_back_to_is_settled_by_the_sweep(backend: Backend) {
+    let c = consult(backend).await;
+    let id = confirmed(&c, slot(chrono::Duration::minutes(5)), 30).await;
+    let (mut learner, _) = joined(&c, &c.learner, &id).await;
+    let (expert, _) = joined(&c, &c.expert, &id).await;
+    event(&mut learner, "metering_started").await;
+    advance(&c.app, 100);
+    checkpointed(&c.app, &id, 100).await;
+    drop((learner, expert));
+    c.app.stop().await;
+    let settings = [
+        ("LYCEUM_ROOM_TICK_MS", "20"),
+        ("LYCEUM_CONSULT_SWEEP_SECS", "1"),
+    ];
+    let clock = c.app.clock.clone();
+    let app =
+        crate::helpers::start_with_clock(&c.app.database_url, &c.app.data_dir, &settings, clock)
+            .await;
+    let c2 = Consult {
+        app,
+        expert: c.expert.clone(),
+        learner: c.learner.clone(),
+    };
+    advance(&c2.app, 45 * 60);
+    let b = await_booking(&c2, &id, |b| b["status"] == "completed").await;
+    assert_eq!(
+        (b["billable_seconds"].as_i64(), b["charged_minor"].as_i64()),
+        (Some(100), Some(2 * RATE))
+    );
+    books_balance(&c2.app).await;
 }

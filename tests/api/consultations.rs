@@ -449,28 +449,7 @@ async fn the_booked_limit_ends_the_session_and_an_extension_adds_paid_time(backe
 }
 
 async fn a_restart_mid_session_neither_loses_nor_double_counts(backend: Backend) {
-    let c = consult(backend).await;
-    let id = confirmed(&c, slot(chrono::Duration::minutes(5)), 30).await;
-    let (mut learner, _) = joined(&c, &c.learner, &id).await;
-    let (expert, _) = joined(&c, &c.expert, &id).await;
-    event(&mut learner, "metering_started").await;
-    advance(&c.app, 100);
-    checkpointed(&c.app, &id, 100).await;
-    drop((learner, expert));
-    c.app.stop().await;
-    let settings = [
-        ("LYCEUM_ROOM_TICK_MS", "20"),
-        ("LYCEUM_CONSULT_SWEEP_SECS", "1"),
-    ];
-    let clock = c.app.clock.clone();
-    let app =
-        crate::helpers::start_with_clock(&c.app.database_url, &c.app.data_dir, &settings, clock)
-            .await;
-    let c2 = Consult {
-        app,
-        expert: c.expert.clone(),
-        learner: c.learner.clone(),
-    };
+    let (c2, id, _stopped) = crashed_mid_session(backend).await;
     advance(&c2.app, 10);
     let (mut learner, j) = joined(&c2, &c2.learner, &id).await;
     assert_eq!(
@@ -560,6 +539,35 @@ async fn only_the_parties_join_a_consultation(backend: Backend) {
     assert_eq!(next_of(&mut learner, "error").await["code"], "forbidden");
 }
 
+/// A session metered for 100 s, then the server stops (the parties gone) and a new one starts
+/// on the same database and clock. The stopped server is returned too: it owns the data
+/// directory.
+async fn crashed_mid_session(backend: Backend) -> (Consult, String, Consult) {
+    let c = consult(backend).await;
+    let id = confirmed(&c, slot(chrono::Duration::minutes(5)), 30).await;
+    let (mut learner, _) = joined(&c, &c.learner, &id).await;
+    let (expert, _) = joined(&c, &c.expert, &id).await;
+    event(&mut learner, "metering_started").await;
+    advance(&c.app, 100);
+    checkpointed(&c.app, &id, 100).await;
+    drop((learner, expert));
+    c.app.stop().await;
+    let settings = [
+        ("LYCEUM_ROOM_TICK_MS", "20"),
+        ("LYCEUM_CONSULT_SWEEP_SECS", "1"),
+    ];
+    let clock = c.app.clock.clone();
+    let app =
+        crate::helpers::start_with_clock(&c.app.database_url, &c.app.data_dir, &settings, clock)
+            .await;
+    let restarted = Consult {
+        app,
+        expert: c.expert.clone(),
+        learner: c.learner.clone(),
+    };
+    (restarted, id, c)
+}
+
 /// Waits until the running interval of booking `id` is checkpointed `secs` after its start.
 async fn checkpointed(app: &TestApp, id: &str, secs: i64) {
     let db = app.db().await;
@@ -587,29 +595,9 @@ async fn checkpointed(app: &TestApp, id: &str, secs: i64) {
 /// A crash mid-session and nobody returns: once the booked time is long past, the sweep
 /// settles what was metered up to the last checkpoint.
 async fn a_session_nobody_came_back_to_is_settled_by_the_sweep(backend: Backend) {
-    let c = consult(backend).await;
-    let id = confirmed(&c, slot(chrono::Duration::minutes(5)), 30).await;
-    let (mut learner, _) = joined(&c, &c.learner, &id).await;
-    let (expert, _) = joined(&c, &c.expert, &id).await;
-    event(&mut learner, "metering_started").await;
-    advance(&c.app, 100);
-    checkpointed(&c.app, &id, 100).await;
-    drop((learner, expert));
-    c.app.stop().await;
-    let settings = [
-        ("LYCEUM_ROOM_TICK_MS", "20"),
-        ("LYCEUM_CONSULT_SWEEP_SECS", "1"),
-    ];
-    let clock = c.app.clock.clone();
-    let app =
-        crate::helpers::start_with_clock(&c.app.database_url, &c.app.data_dir, &settings, clock)
-            .await;
-    let c2 = Consult {
-        app,
-        expert: c.expert.clone(),
-        learner: c.learner.clone(),
-    };
-    advance(&c2.app, 45 * 60);
+    let (c2, id, _stopped) = crashed_mid_session(backend).await;
+    // Past the start (up to 10 min away) + 30 booked minutes + the 10-minute grace.
+    advance(&c2.app, 60 * 60);
     let b = await_booking(&c2, &id, |b| b["status"] == "completed").await;
     assert_eq!(
         (b["billable_seconds"].as_i64(), b["charged_minor"].as_i64()),

@@ -48,6 +48,12 @@ pub struct ConsultConfig {
     pub learner_no_show_fee_bps: u32,
     /// How long a dropped party may take to reconnect before billing stops at the drop.
     pub reconnect_grace_s: i64,
+    /// How long an expert has to answer a paid question once it is paid for.
+    pub question_answer_window: Duration,
+    /// The price of unlocking a public answer, in minor units of the question's currency.
+    pub unlock_price_minor: i64,
+    /// The asker's share of an unlock after the platform fee, in basis points.
+    pub unlock_asker_bps: u32,
 }
 
 impl ConsultConfig {
@@ -61,6 +67,9 @@ impl ConsultConfig {
             no_show_grace: Duration::minutes(s.consult_no_show_grace_minutes as i64),
             learner_no_show_fee_bps: s.consult_learner_no_show_fee_bps,
             reconnect_grace_s: s.consult_reconnect_grace_secs as i64,
+            question_answer_window: Duration::hours(i64::from(s.question_answer_hours)),
+            unlock_price_minor: s.question_unlock_price_minor,
+            unlock_asker_bps: s.question_unlock_asker_bps,
         }
     }
 }

@@ -428,43 +428,47 @@ pub fn apply_event(
     event: &ProviderEvent,
 ) -> Result<(BookingRow, Option<i64>), OrderError> {
     let mut granted = None;
-    let (hold, stale) = db::write_transaction(conn, |c| {
-        let (hold, change) = holds::apply_event(c, event)?;
-        let booking = find(c, &hold.subject_id)?;
-        let stale = match (change, hold.purpose.as_str()) {
-            (HoldChange::Authorized, "booking") => {
-                !set_status(c, &booking, &["pending_payment"], "confirmed", &event.kind)?
-            }
-            (HoldChange::Authorized, "extension") => {
-                let live = ["confirmed", "in_progress"].contains(&booking.status.as_str());
-                if live {
-                    let minutes = hold.amount_minor / booking.rate_per_minute_minor;
-                    diesel::update(bookings::table.find(&booking.id))
-                        .set(bookings::extra_minutes.eq(bookings::extra_minutes + minutes as i32))
-                        .execute(c)?;
-                    granted = Some(minutes);
+    let hold = holds::follow_event(
+        conn,
+        provider,
+        event,
+        "booking no longer waiting",
+        |c, hold, change| {
+            let booking = find(c, &hold.subject_id)?;
+            Ok(match (change, hold.purpose.as_str()) {
+                (HoldChange::Authorized, "booking") => {
+                    !set_status(c, &booking, &["pending_payment"], "confirmed", &event.kind)?
                 }
-                !live
-            }
-            (HoldChange::Failed, "booking") => {
-                if set_status(
-                    c,
-                    &booking,
-                    &["pending_payment"],
-                    "payment_failed",
-                    &event.kind,
-                )? {
-                    free_slots(c, &booking.id)?;
+                (HoldChange::Authorized, "extension") => {
+                    let live = ["confirmed", "in_progress"].contains(&booking.status.as_str());
+                    if live {
+                        let minutes = hold.amount_minor / booking.rate_per_minute_minor;
+                        diesel::update(bookings::table.find(&booking.id))
+                            .set(
+                                bookings::extra_minutes
+                                    .eq(bookings::extra_minutes + minutes as i32),
+                            )
+                            .execute(c)?;
+                        granted = Some(minutes);
+                    }
+                    !live
                 }
-                false
-            }
-            _ => false,
-        };
-        Ok::<_, OrderError>((holds::find(c, &hold.id)?.unwrap_or(hold), stale))
-    })?;
-    if stale {
-        holds::release(conn, provider, &hold, "booking no longer waiting")?;
-    }
+                (HoldChange::Failed, "booking") => {
+                    if set_status(
+                        c,
+                        &booking,
+                        &["pending_payment"],
+                        "payment_failed",
+                        &event.kind,
+                    )? {
+                        free_slots(c, &booking.id)?;
+                    }
+                    false
+                }
+                _ => false,
+            })
+        },
+    )?;
     Ok((find(conn, &hold.subject_id)?, granted))
 }
 

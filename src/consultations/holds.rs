@@ -284,3 +284,26 @@ pub fn apply_event(
     };
     Ok((hold, change))
 }
+
+/// Applies a provider event to its hold and lets the subject follow in the same transaction:
+/// `follow` gets the hold and what changed and answers whether the money arrived for a subject
+/// that no longer waits for it (stale), in which case the hold is released at once (`cause`).
+/// Returns the hold as it is now.
+pub fn follow_event(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    event: &ProviderEvent,
+    cause: &str,
+    follow: impl FnOnce(&mut DbConnection, &HoldRow, HoldChange) -> Result<bool, OrderError>,
+) -> Result<HoldRow, OrderError> {
+    let (hold, stale) = db::write_transaction(conn, |c| {
+        let (hold, change) = apply_event(c, event)?;
+        let stale = follow(c, &hold, change)?;
+        Ok::<_, OrderError>((find(c, &hold.id)?.unwrap_or(hold), stale))
+    })?;
+    if stale {
+        release(conn, provider, &hold, cause)?;
+        return Ok(find(conn, &hold.id)?.unwrap_or(hold));
+    }
+    Ok(hold)
+}

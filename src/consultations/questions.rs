@@ -876,17 +876,16 @@ pub fn apply_event(
     event: &ProviderEvent,
     now: DateTime<Utc>,
 ) -> Result<(), OrderError> {
-    let (hold, stale) = db::write_transaction(conn, |c| {
-        let (hold, change) = holds::apply_event(c, event)?;
+    let cause = "question no longer waiting";
+    let hold = holds::follow_event(conn, provider, event, cause, |c, hold, change| {
         let q = find(c, &hold.subject_id)?;
-        let stale = match (change, hold.purpose.as_str()) {
+        Ok(match (change, hold.purpose.as_str()) {
             (HoldChange::Authorized, "question") => {
                 let opened = set_status(c, &q, "pending_payment", "open", &event.kind, now)?;
                 if opened {
+                    let deadline = naive(now + cfg.question_answer_window);
                     diesel::update(paid_questions::table.find(&q.id))
-                        .set(
-                            paid_questions::deadline_at.eq(naive(now + cfg.question_answer_window)),
-                        )
+                        .set(paid_questions::deadline_at.eq(deadline))
                         .execute(c)?;
                 }
                 !opened
@@ -896,12 +895,8 @@ pub fn apply_event(
                 false
             }
             _ => false,
-        };
-        Ok::<_, OrderError>((holds::find(c, &hold.id)?.unwrap_or(hold), stale))
+        })
     })?;
-    if stale {
-        holds::release(conn, provider, &hold, "question no longer waiting")?;
-    }
     if hold.purpose == "unlock" && hold.status == "authorized" {
         finish_unlock(conn, provider, cfg, &hold.id)?;
     }

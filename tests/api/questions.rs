@@ -108,6 +108,20 @@ async fn question(app: &TestApp, id: &str, who: Option<&TestUser>) -> reqwest::R
     .await
 }
 
+/// The question as `who` sees it, as JSON (also for errors).
+async fn question_json(app: &TestApp, id: &str, who: Option<&TestUser>) -> Value {
+    question(app, id, who).await.json().await.unwrap()
+}
+
+/// GETs `path` as `who` and reads the JSON body.
+async fn get_json(app: &TestApp, path: &str, who: Option<&TestUser>) -> Value {
+    app.get(path, who.map(|u| u.access_token.as_str()))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Polls the question as `who` until `done` holds (webhooks and sweeps run in the background).
 async fn await_question(
     app: &TestApp,
@@ -117,7 +131,7 @@ async fn await_question(
 ) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let q: Value = question(app, id, Some(who)).await.json().await.unwrap();
+        let q: Value = question_json(app, id, Some(who)).await;
         if done(&q) {
             return q;
         }
@@ -210,21 +224,11 @@ async fn an_answer_captures_the_price_for_the_expert(backend: Backend) {
     assert_eq!(earned(&a.app, &a.expert.id).await, PRICE * 8 / 10);
     assert_eq!(platform_revenue(&a.app).await, PRICE * 2 / 10);
     // The asker sees everything; answering twice is a conflict and charges nothing more.
-    let seen: Value = question(&a.app, &id, Some(&a.asker))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let seen: Value = question_json(&a.app, &id, Some(&a.asker)).await;
     assert_eq!(seen["answer"], q["answer"]);
     assert_eq!(seen["asker_id"], a.asker.id);
     assert_error(answer(&a, &id, &a.expert, "again").await, 409, "conflict").await;
-    let mine: Value = a
-        .app
-        .get("/api/v1/me/questions", Some(&a.expert.access_token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = get_json(&a.app, "/api/v1/me/questions", Some(&a.expert)).await;
     assert_eq!(
         (mine["total"].as_i64(), mine["items"][0]["id"].as_str()),
         (Some(1), Some(id.as_str()))
@@ -245,11 +249,7 @@ async fn an_unanswered_question_expires_and_releases_everything(backend: Backend
         vec![("question".into(), "released".into(), 0)]
     );
     // Still open within the 48 hours to answer; expired right after them.
-    let q: Value = question(&a.app, &id, Some(&a.asker))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let q: Value = question_json(&a.app, &id, Some(&a.asker)).await;
     assert_eq!(q["status"], "open");
     advance(&a.app, 48 * 3600);
     await_question(&a.app, &id, &a.asker, |q| q["status"] == "expired").await;
@@ -279,11 +279,7 @@ async fn an_unlock_is_shared_between_asker_and_expert(backend: Backend) {
     let resp = answer(&a, &id, &a.expert, "Hoist the allocation.").await;
     assert_eq!(resp.status(), 200);
     // Before unlocking: title and body, no answer, no asker.
-    let q: Value = question(&a.app, &id, Some(&reader))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let q: Value = question_json(&a.app, &id, Some(&reader)).await;
     assert_eq!(
         (
             &q["title"],
@@ -300,13 +296,12 @@ async fn an_unlock_is_shared_between_asker_and_expert(backend: Backend) {
             &json!(200)
         )
     );
-    let listed: Value = a
-        .app
-        .get(&format!("/api/v1/experts/{}/questions", a.expert.id), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = get_json(
+        &a.app,
+        &format!("/api/v1/experts/{}/questions", a.expert.id),
+        None,
+    )
+    .await;
     assert_eq!(listed["total"], 1);
     assert_eq!(listed["items"][0]["answer"], Value::Null);
     assert_eq!(
@@ -321,11 +316,7 @@ async fn an_unlock_is_shared_between_asker_and_expert(backend: Backend) {
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     let unlocking: Value = resp.json().await.unwrap();
     assert_eq!(unlocking["status"], "pending");
-    let q: Value = question(&a.app, &id, Some(&reader))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let q: Value = question_json(&a.app, &id, Some(&reader)).await;
     assert_eq!(q["answer"], Value::Null, "not before the payment");
     pay_with(&a.app, unlocking["payment"]["id"].as_str().unwrap()).await;
     let q = await_question(&a.app, &id, &reader, |q| q["answer_visible"] == true).await;
@@ -340,33 +331,21 @@ async fn an_unlock_is_shared_between_asker_and_expert(backend: Backend) {
     assert_eq!(earned(&a.app, &a.expert.id).await, PRICE * 8 / 10 + 80);
     assert_eq!(earned(&a.app, &a.asker.id).await, 80);
     assert_eq!(platform_revenue(&a.app).await, PRICE * 2 / 10 + 40);
-    let listed: Value = a
-        .app
-        .get(
-            &format!("/api/v1/experts/{}/questions", a.expert.id),
-            Some(&reader.access_token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = get_json(
+        &a.app,
+        &format!("/api/v1/experts/{}/questions", a.expert.id),
+        Some(&reader),
+    )
+    .await;
     assert_eq!(listed["items"][0]["answer"], "Hoist the allocation.");
     // Once is enough; and someone else still sees no answer.
     assert_error(unlock(&a, &id, &reader).await, 409, "conflict").await;
     let other = a.app.register("other@example.org").await;
-    let q: Value = question(&a.app, &id, Some(&other))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let q: Value = question_json(&a.app, &id, Some(&other)).await;
     assert_eq!(q["answer"], Value::Null);
     assert_eq!(
         q["answer"],
-        question(&a.app, &id, None)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["answer"]
+        question_json(&a.app, &id, None).await["answer"]
     );
     // A private answer is nobody else's to unlock.
     let private = open(&a, false).await;
@@ -480,11 +459,7 @@ async fn refusals_change_nothing(backend: Backend) {
         .await;
     assert_error(resp, 400, "validation_failed").await;
     // None of that moved any money or state.
-    let q: Value = question(&a.app, &id, Some(&a.asker))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let q: Value = question_json(&a.app, &id, Some(&a.asker)).await;
     assert_eq!(
         (q["status"].as_str(), q["answer"].as_str()),
         (Some("open"), None)
@@ -493,13 +468,7 @@ async fn refusals_change_nothing(backend: Backend) {
         holds_of(&a.app, &id).await,
         vec![("question".into(), "authorized".into(), 0)]
     );
-    let mine: Value = a
-        .app
-        .get("/api/v1/me/questions", Some(&a.asker.access_token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = get_json(&a.app, "/api/v1/me/questions", Some(&a.asker)).await;
     assert_eq!(mine["total"], 2, "only the two valid questions exist");
     assert_eq!(earned(&a.app, &a.expert.id).await, 0);
     books_balance(&a.app).await;

@@ -102,6 +102,13 @@ route_table! {
     get "/api/v1/me/bookings" => crate::consultations::routes::mine,
     post "/api/v1/bookings/{id}/decline" => crate::consultations::routes::decline,
     post "/api/v1/bookings/{id}/cancel" => crate::consultations::routes::cancel,
+    put "/api/v1/experts/me/question-price" => crate::consultations::question_routes::put_price,
+    post "/api/v1/experts/{id}/questions" => crate::consultations::question_routes::ask,
+    get "/api/v1/experts/{id}/questions" => crate::consultations::question_routes::list_public,
+    get "/api/v1/me/questions" => crate::consultations::question_routes::mine,
+    get "/api/v1/questions/{id}" => crate::consultations::question_routes::show,
+    post "/api/v1/questions/{id}/answer" => crate::consultations::question_routes::answer,
+    post "/api/v1/questions/{id}/unlock" => crate::consultations::question_routes::unlock,
     get "/ws" => crate::realtime::session::connect,
 }
 

@@ -135,6 +135,15 @@ pub struct Settings {
     pub consult_reconnect_grace_secs: u32,
     /// How often the consultation sweep runs (`LYCEUM_CONSULT_SWEEP_SECS`).
     pub consult_sweep: Duration,
+    /// Hours an expert has to answer a paid question before the hold is released
+    /// (`LYCEUM_QUESTION_ANSWER_HOURS`).
+    pub question_answer_hours: u32,
+    /// What unlocking a public answer costs, in minor units of the question's currency
+    /// (`LYCEUM_QUESTION_UNLOCK_PRICE_MINOR`).
+    pub question_unlock_price_minor: i64,
+    /// The asker's share of an unlock after the platform fee; the expert gets the rest
+    /// (`LYCEUM_QUESTION_UNLOCK_ASKER_BPS`).
+    pub question_unlock_asker_bps: u32,
 }
 
 /// A configuration value that could not be used.
@@ -244,6 +253,21 @@ impl Settings {
                 Some(60),
             )?,
             consult_sweep: secs(parse::<u64>(&var, "LYCEUM_CONSULT_SWEEP_SECS", Some(30))?.max(1)),
+            question_answer_hours: parse::<u32>(&var, "LYCEUM_QUESTION_ANSWER_HOURS", Some(48))?
+                .max(1),
+            question_unlock_price_minor: match parse(
+                &var,
+                "LYCEUM_QUESTION_UNLOCK_PRICE_MINOR",
+                Some(200i64),
+            )? {
+                v if (1..=1_000_000).contains(&v) => v,
+                _ => {
+                    return Err(ConfigError(
+                        "LYCEUM_QUESTION_UNLOCK_PRICE_MINOR must be from 1 to 1000000".into(),
+                    ));
+                }
+            },
+            question_unlock_asker_bps: bps(&var, "LYCEUM_QUESTION_UNLOCK_ASKER_BPS", 5000)?,
             ws_heartbeat: secs(parse::<u64>(&var, "LYCEUM_WS_HEARTBEAT_SECS", Some(15))?.max(1)),
             data_dir,
         })
@@ -385,6 +409,18 @@ impl Settings {
             (
                 "LYCEUM_CONSULT_SWEEP_SECS",
                 self.consult_sweep.as_secs().to_string(),
+            ),
+            (
+                "LYCEUM_QUESTION_ANSWER_HOURS",
+                self.question_answer_hours.to_string(),
+            ),
+            (
+                "LYCEUM_QUESTION_UNLOCK_PRICE_MINOR",
+                self.question_unlock_price_minor.to_string(),
+            ),
+            (
+                "LYCEUM_QUESTION_UNLOCK_ASKER_BPS",
+                self.question_unlock_asker_bps.to_string(),
             ),
         ]
     }

@@ -16,8 +16,9 @@ use crate::accounts::tokens::TokenKeys;
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::consultations::bookings::{self, ConsultConfig};
+use crate::consultations::questions;
 use crate::db::{Db, PoolOptions};
-use crate::orders::actor::OrderActor;
+use crate::orders::actor::{Command, OrderActor};
 use crate::orders::service::CommerceConfig;
 use crate::payments::WebhookSecret;
 use crate::payments::dispatcher::Dispatcher;
@@ -247,8 +248,9 @@ impl Application {
     }
 }
 
-/// Runs the consultation sweep (unpaid bookings, no-shows, unsettled sessions) through the
-/// order actor every `every`, judged by `clock`.
+/// Runs the consultation sweep (unpaid bookings, no-shows, unsettled sessions; paid questions
+/// past their deadline; unlocks a crash left uncaptured) through the order actor every
+/// `every`, judged by `clock`.
 async fn consult_sweep(
     orders: actix::Addr<OrderActor>,
     cfg: Arc<ConsultConfig>,
@@ -258,9 +260,9 @@ async fn consult_sweep(
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let (cfg, now) = (cfg.clone(), clock.now());
-        let sweep = crate::orders::actor::Command::new("consult-sweep", move |c, p, _| {
-            bookings::sweep(c, p, &cfg, now)
+        let (c, now) = (cfg.clone(), clock.now());
+        let sweep = Command::new("consult-sweep", move |conn, p, _| {
+            bookings::sweep(conn, p, &c, now)
         });
         match orders.send(sweep).await {
             Ok(Ok(0)) => {}
@@ -268,5 +270,47 @@ async fn consult_sweep(
             Ok(Err(e)) => tracing::warn!(error = %e, "consultation sweep failed"),
             Err(_) => return,
         }
+        if question_sweep(&orders, &cfg, now).await.is_err() {
+            return;
+        }
     }
+}
+
+/// Expires paid questions whose deadline passed (each under its own `question:<id>` key, so
+/// never beside an answer to it) and finishes unlocks whose capture a crash interrupted (under
+/// the hold's key, like its webhook). Err only when the actor is gone.
+async fn question_sweep(
+    orders: &actix::Addr<OrderActor>,
+    cfg: &Arc<ConsultConfig>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), actix::MailboxError> {
+    let find = Command::new("question-sweep", move |c, _, _| {
+        Ok((questions::due(c, now)?, questions::unfinished_unlocks(c)?))
+    });
+    let (due, unlocks) = match orders.send(find).await? {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "question sweep failed");
+            return Ok(());
+        }
+    };
+    for id in due {
+        let key = format!("question:{id}");
+        let expire = Command::new(key, move |c, p, _| questions::expire(c, p, &id, now));
+        match orders.send(expire).await? {
+            Ok(true) => tracing::info!("paid question expired"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "question expiry failed"),
+        }
+    }
+    for hold in unlocks {
+        let (key, cfg) = (format!("order:{hold}"), cfg.clone());
+        let finish = Command::new(key, move |c, p, _| {
+            questions::finish_unlock(c, p, &cfg, &hold)
+        });
+        if let Err(e) = orders.send(finish).await? {
+            tracing::warn!(error = %e, "finishing an unlock failed");
+        }
+    }
+    Ok(())
 }

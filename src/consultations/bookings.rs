@@ -48,6 +48,12 @@ pub struct ConsultConfig {
     pub learner_no_show_fee_bps: u32,
     /// How long a dropped party may take to reconnect before billing stops at the drop.
     pub reconnect_grace_s: i64,
+    /// How long an expert has to answer a paid question once it is paid for.
+    pub question_answer_window: Duration,
+    /// The price of unlocking a public answer, in minor units of the question's currency.
+    pub unlock_price_minor: i64,
+    /// The asker's share of an unlock after the platform fee, in basis points.
+    pub unlock_asker_bps: u32,
 }
 
 impl ConsultConfig {
@@ -61,6 +67,9 @@ impl ConsultConfig {
             no_show_grace: Duration::minutes(s.consult_no_show_grace_minutes as i64),
             learner_no_show_fee_bps: s.consult_learner_no_show_fee_bps,
             reconnect_grace_s: s.consult_reconnect_grace_secs as i64,
+            question_answer_window: Duration::hours(i64::from(s.question_answer_hours)),
+            unlock_price_minor: s.question_unlock_price_minor,
+            unlock_asker_bps: s.question_unlock_asker_bps,
         }
     }
 }
@@ -419,43 +428,47 @@ pub fn apply_event(
     event: &ProviderEvent,
 ) -> Result<(BookingRow, Option<i64>), OrderError> {
     let mut granted = None;
-    let (hold, stale) = db::write_transaction(conn, |c| {
-        let (hold, change) = holds::apply_event(c, event)?;
-        let booking = find(c, &hold.subject_id)?;
-        let stale = match (change, hold.purpose.as_str()) {
-            (HoldChange::Authorized, "booking") => {
-                !set_status(c, &booking, &["pending_payment"], "confirmed", &event.kind)?
-            }
-            (HoldChange::Authorized, "extension") => {
-                let live = ["confirmed", "in_progress"].contains(&booking.status.as_str());
-                if live {
-                    let minutes = hold.amount_minor / booking.rate_per_minute_minor;
-                    diesel::update(bookings::table.find(&booking.id))
-                        .set(bookings::extra_minutes.eq(bookings::extra_minutes + minutes as i32))
-                        .execute(c)?;
-                    granted = Some(minutes);
+    let hold = holds::follow_event(
+        conn,
+        provider,
+        event,
+        "booking no longer waiting",
+        |c, hold, change| {
+            let booking = find(c, &hold.subject_id)?;
+            Ok(match (change, hold.purpose.as_str()) {
+                (HoldChange::Authorized, "booking") => {
+                    !set_status(c, &booking, &["pending_payment"], "confirmed", &event.kind)?
                 }
-                !live
-            }
-            (HoldChange::Failed, "booking") => {
-                if set_status(
-                    c,
-                    &booking,
-                    &["pending_payment"],
-                    "payment_failed",
-                    &event.kind,
-                )? {
-                    free_slots(c, &booking.id)?;
+                (HoldChange::Authorized, "extension") => {
+                    let live = ["confirmed", "in_progress"].contains(&booking.status.as_str());
+                    if live {
+                        let minutes = hold.amount_minor / booking.rate_per_minute_minor;
+                        diesel::update(bookings::table.find(&booking.id))
+                            .set(
+                                bookings::extra_minutes
+                                    .eq(bookings::extra_minutes + minutes as i32),
+                            )
+                            .execute(c)?;
+                        granted = Some(minutes);
+                    }
+                    !live
                 }
-                false
-            }
-            _ => false,
-        };
-        Ok::<_, OrderError>((holds::find(c, &hold.id)?.unwrap_or(hold), stale))
-    })?;
-    if stale {
-        holds::release(conn, provider, &hold, "booking no longer waiting")?;
-    }
+                (HoldChange::Failed, "booking") => {
+                    if set_status(
+                        c,
+                        &booking,
+                        &["pending_payment"],
+                        "payment_failed",
+                        &event.kind,
+                    )? {
+                        free_slots(c, &booking.id)?;
+                    }
+                    false
+                }
+                _ => false,
+            })
+        },
+    )?;
     Ok((find(conn, &hold.subject_id)?, granted))
 }
 

@@ -472,7 +472,7 @@ pub fn find_profile(conn: &mut DbConnection, expert_id: &str) -> QueryResult<Opt
 }
 
 /// The published profile of `expert_id`; 404 otherwise.
-fn find_published(conn: &mut DbConnection, expert_id: &str) -> Result<ProfileRow, ExpertError> {
+pub fn find_published(conn: &mut DbConnection, expert_id: &str) -> Result<ProfileRow, ExpertError> {
     find_profile(conn, expert_id)?
         .filter(|p| p.published)
         .ok_or(ExpertError::NotFound("expert"))
@@ -765,7 +765,7 @@ fn require_expert_role(user: &AuthUser) -> Result<(), ExpertError> {
 }
 
 /// The caller's own profile row; 404 until they have saved one.
-fn own_row(conn: &mut DbConnection, user: &AuthUser) -> Result<ProfileRow, ExpertError> {
+pub fn own_row(conn: &mut DbConnection, user: &AuthUser) -> Result<ProfileRow, ExpertError> {
     require_expert_role(user)?;
     find_profile(conn, &user.id)?.ok_or(ExpertError::NotFound("expert profile"))
 }

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use crate::db::schema::payment_holds;
 use crate::db::{self, DbConnection};
 use crate::ledger;
-use crate::money::{Currency, Money};
+use crate::money::{Currency, Money, MoneyError};
 use crate::orders::service::{OrderError, ProviderEvent};
 use crate::orders::store::{audit, first_sighting};
 use crate::payments::{CaptureMethod, PaymentProvider, ProviderPayment, ProviderStatus};
@@ -161,15 +161,34 @@ fn transition(
     Ok(n == 1)
 }
 
+/// How the money a capture takes is booked: the journal lines for the amount taken.
+pub type Posting<'a> = &'a dyn Fn(Money) -> Result<Vec<ledger::domain::Line>, MoneyError>;
+
 /// Takes `amount` (at most the hold) from an authorised hold and releases the rest, posting
-/// the platform fee and the payee's earning to the ledger; nothing taken means a release.
-/// Returns what was captured.
+/// the platform fee and the payee's earning to the ledger (a `sale` to the payee); nothing
+/// taken means a release. Returns what was captured.
 pub fn capture(
     conn: &mut DbConnection,
     provider: &dyn PaymentProvider,
     hold: &HoldRow,
     amount_minor: i64,
     cause: &str,
+) -> Result<i64, OrderError> {
+    let fee_bps = hold.fee_bps as u32;
+    let sale = |amount: Money| ledger::domain::sale(amount, amount, &hold.payee_id, fee_bps);
+    capture_posting(conn, provider, hold, amount_minor, cause, &sale)
+}
+
+/// [`capture`] with another posting rule, for money that is not simply the payee's sale (an
+/// unlock is shared between asker and expert). The lines are written in the transaction that
+/// marks the hold captured, so they are posted exactly once.
+pub fn capture_posting(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    hold: &HoldRow,
+    amount_minor: i64,
+    cause: &str,
+    posting: Posting,
 ) -> Result<i64, OrderError> {
     let amount_minor = amount_minor.clamp(0, hold.amount_minor);
     if amount_minor == 0 {
@@ -194,8 +213,7 @@ pub fn capture(
     }
     db::write_transaction(conn, |c| {
         if transition(c, hold, "authorized", "captured", amount_minor, cause)? {
-            let lines = ledger::domain::sale(amount, amount, &hold.payee_id, hold.fee_bps as u32)
-                .map_err(|e| OrderError::Unexpected(e.into()))?;
+            let lines = posting(amount).map_err(|e| OrderError::Unexpected(e.into()))?;
             ledger::service::post(c, hold.purpose.as_str(), &hold.id, &hold.currency, &lines)?;
         }
         Ok(amount_minor)
@@ -265,4 +283,27 @@ pub fn apply_event(
         _ => HoldChange::None,
     };
     Ok((hold, change))
+}
+
+/// Applies a provider event to its hold and lets the subject follow in the same transaction:
+/// `follow` gets the hold and what changed and answers whether the money arrived for a subject
+/// that no longer waits for it (stale), in which case the hold is released at once (`cause`).
+/// Returns the hold as it is now.
+pub fn follow_event(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    event: &ProviderEvent,
+    cause: &str,
+    follow: impl FnOnce(&mut DbConnection, &HoldRow, HoldChange) -> Result<bool, OrderError>,
+) -> Result<HoldRow, OrderError> {
+    let (hold, stale) = db::write_transaction(conn, |c| {
+        let (hold, change) = apply_event(c, event)?;
+        let stale = follow(c, &hold, change)?;
+        Ok::<_, OrderError>((find(c, &hold.id)?.unwrap_or(hold), stale))
+    })?;
+    if stale {
+        release(conn, provider, &hold, cause)?;
+        return Ok(find(conn, &hold.id)?.unwrap_or(hold));
+    }
+    Ok(hold)
 }

@@ -9,11 +9,17 @@
 //! - `live`: the rules of a consultation room: chat, ending, extensions, metering events.
 //! - `metering`: billable time while both parties are connected, as a pure state machine.
 //! - `routes`: the booking endpoints.
+//! - `questions`: paid written questions (ask, answer or expire, unlock a public answer) and
+//!   `question_routes`, their endpoints.
+//! - `hold_events`: provider events for holds, routed to bookings or questions by purpose.
 
 pub mod availability;
 pub mod bookings;
 pub mod experts;
+pub mod hold_events;
 pub mod holds;
 pub mod live;
 pub mod metering;
+pub mod question_routes;
+pub mod questions;
 pub mod routes;

@@ -68,7 +68,7 @@ pub async fn book(
 }
 
 /// An expert-side refusal carried through the order actor with the same status.
-fn expert_refusal(e: experts::ExpertError) -> OrderError {
+pub fn expert_refusal(e: experts::ExpertError) -> OrderError {
     use experts::ExpertError as E;
     match e {
         E::Invalid(m) => OrderError::Invalid(m),

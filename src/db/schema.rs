@@ -412,6 +412,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    expert_question_prices (expert_id) {
+        expert_id -> Text,
+        price_minor -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    paid_questions (id) {
+        id -> Text,
+        expert_id -> Text,
+        asker_id -> Text,
+        title -> Text,
+        body -> Text,
+        price_minor -> BigInt,
+        currency -> Text,
+        status -> Text,
+        answer -> Nullable<Text>,
+        public -> Bool,
+        deadline_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    question_unlocks (question_id, user_id) {
+        question_id -> Text,
+        user_id -> Text,
+        hold_id -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     live_sessions,
     room_epochs,
@@ -445,4 +482,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     expert_languages,
     expert_windows,
     expert_blocked_days,
+    expert_question_prices,
+    paid_questions,
+    question_unlocks,
 );

@@ -82,6 +82,30 @@ pub fn sale(
     Ok(drop_zero(lines))
 }
 
+/// Lines for an unlock of a public answer: `paid` by a reader, the platform fee (`fee_bps` of
+/// `paid`, half up) first, then the rest split between the asker (`asker_bps` of the rest,
+/// half up) and the expert (the remainder). Both earnings go to the users' payable accounts.
+pub fn unlock(
+    paid: Money,
+    asker_id: &str,
+    expert_id: &str,
+    fee_bps: u32,
+    asker_bps: u32,
+) -> Result<Vec<Line>, MoneyError> {
+    if paid.minor() < 0 {
+        return Err(MoneyError::Negative);
+    }
+    let s = split(paid, fee_bps)?;
+    let rest = Money::new(s.earning, paid.currency())?;
+    let asker = rest.share_bps(asker_bps)?.minor();
+    Ok(drop_zero(vec![
+        line(CLEARING, paid.minor()),
+        line(PLATFORM_REVENUE, -s.fee),
+        line(instructor_account(asker_id), -asker),
+        line(instructor_account(expert_id), -(s.earning - asker)),
+    ]))
+}
+
 /// Lines for refunding `amount` of a payment of which `already_refunded` was refunded before.
 /// Fee and earning are reversed by the difference of the cumulative splits.
 pub fn refund(
@@ -156,6 +180,42 @@ mod tests {
             sale(eur(100), eur(200), "i1", 2000).is_err(),
             "paid above list"
         );
+    }
+
+    #[test]
+    fn an_unlock_takes_the_fee_first_and_splits_the_rest_exactly() {
+        // (paid, fee bps, asker bps) → (fee, asker, expert)
+        for (paid, fee_bps, asker_bps, want) in [
+            (200, 2000, 5000, (40, 80, 80)),
+            (199, 2000, 5000, (40, 80, 79)),
+            (201, 2000, 5000, (40, 81, 80)),
+            (1, 2000, 5000, (0, 1, 0)),
+            (3, 5000, 5000, (2, 1, 0)),
+            (200, 0, 10_000, (0, 200, 0)),
+            (200, 10_000, 5000, (200, 0, 0)),
+            (999, 1500, 3333, (150, 283, 566)),
+        ] {
+            let lines = unlock(eur(paid), "a1", "e1", fee_bps, asker_bps).unwrap();
+            assert!(balanced(&lines), "{paid} {fee_bps} {asker_bps}");
+            let got = (
+                -balance(&lines, PLATFORM_REVENUE),
+                -balance(&lines, &instructor_account("a1")),
+                -balance(&lines, &instructor_account("e1")),
+            );
+            assert_eq!(got, want, "{paid} {fee_bps} {asker_bps}");
+            assert_eq!(balance(&lines, CLEARING), paid);
+        }
+    }
+
+    #[test]
+    fn unlock_parts_always_sum_to_what_was_paid() {
+        for paid in 0..500 {
+            for (fee_bps, asker_bps) in [(2000, 5000), (1234, 6667), (0, 0), (9999, 1)] {
+                let lines = unlock(eur(paid), "a1", "e1", fee_bps, asker_bps).unwrap();
+                assert!(balanced(&lines));
+                assert!(lines.iter().skip(1).all(|l| l.amount_minor <= 0));
+            }
+        }
     }
 
     #[test]

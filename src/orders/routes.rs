@@ -1,5 +1,9 @@
 //! HTTP handlers for orders and coupons. Every purchase command is sent to the order actor.
 
+use crate::clock::Clock;
+use crate::consultations::bookings::ConsultConfig;
+use crate::consultations::hold_events::{self, HoldOutcome};
+use crate::consultations::holds;
 use crate::consultations::live::ConsultAction;
 use crate::realtime::kind::RoomAction;
 use crate::realtime::room::Announce;
@@ -209,6 +213,8 @@ pub async fn webhook(
     req: HttpRequest,
     orders: web::Data<Addr<OrderActor>>,
     realtime: web::Data<Realtime>,
+    consult: web::Data<ConsultConfig>,
+    clock: web::Data<dyn Clock>,
     secret: web::Data<crate::payments::WebhookSecret>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -229,17 +235,22 @@ pub async fn webhook(
     let reference = event.data.payment.reference.clone();
     let key = format!("order:{reference}");
     // Holds (consultations, paid questions) share the provider and this endpoint.
-    let outcome = if reference.starts_with(crate::consultations::holds::PREFIX) {
-        let (booking, granted) = run(
+    let outcome = if reference.starts_with(holds::PREFIX) {
+        let (consult, now) = (consult.into_inner(), clock.now());
+        let done = run(
             &orders,
             Command::new(key, move |c, p, _| {
-                crate::consultations::bookings::apply_event(c, p, &event)
+                hold_events::apply(c, p, &consult, &event, now)
             }),
         )
         .await?;
-        if let Some(minutes) = granted {
+        if let HoldOutcome::ExtensionGranted {
+            booking_id,
+            minutes,
+        } = done
+        {
             realtime.rooms.do_send(Announce {
-                room: format!("consult:{}", booking.id),
+                room: format!("consult:{booking_id}"),
                 action: RoomAction::Consult(ConsultAction::Granted { minutes }),
             });
         }

@@ -136,8 +136,12 @@ async fn await_booking(c: &Consult, id: &str, done: impl Fn(&Value) -> bool) -> 
 }
 
 async fn pay(c: &Consult, payment_id: &str) {
-    let resp = c
-        .app
+    pay_with(&c.app, payment_id).await
+}
+
+/// Confirms a sandbox payment with the test card that authorises.
+pub(crate) async fn pay_with(app: &TestApp, payment_id: &str) {
+    let resp = app
         .post_json(
             &format!("/api/v1/sandbox/payments/{payment_id}/confirm"),
             &json!({"card_number": CARD_OK}),
@@ -159,7 +163,7 @@ async fn confirmed(c: &Consult, start: DateTime<Utc>, minutes: i64) -> String {
 }
 
 /// The ledger balances in every currency and holds never captured more than authorised.
-async fn books_balance(app: &TestApp) {
+pub(crate) async fn books_balance(app: &TestApp) {
     let db = app.db().await;
     let (balances, over) = db
         .run(|c| {
@@ -179,7 +183,7 @@ async fn books_balance(app: &TestApp) {
 }
 
 /// What the expert earned from consultations, per the ledger.
-async fn earned(app: &TestApp, expert: &str) -> i64 {
+pub(crate) async fn earned(app: &TestApp, expert: &str) -> i64 {
     let account = lyceum::ledger::domain::instructor_account(expert);
     let db = app.db().await;
     db.run(move |c| {
@@ -209,7 +213,7 @@ async fn event(ws: &mut Socket, kind: &str) -> Value {
     }
 }
 
-fn advance(app: &TestApp, secs: i64) {
+pub(crate) fn advance(app: &TestApp, secs: i64) {
     app.clock.advance(chrono::Duration::seconds(secs));
 }
 

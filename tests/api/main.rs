@@ -14,4 +14,5 @@ mod errors;
 mod experts;
 mod live_room;
 mod ops;
+mod questions;
 mod realtime;

@@ -1,0 +1,3 @@
+DROP TABLE question_unlocks;
+DROP TABLE paid_questions;
+DROP TABLE expert_question_prices;

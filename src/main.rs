@@ -96,11 +96,13 @@ async fn main() -> anyhow::Result<()> {
             // The sandbox provider keeps its own connection, as it does in the server.
             let sandbox = Sandbox::new(open_one_shot(&settings).await?, Arc::new(Notify::new()));
             let commerce = CommerceConfig::from_settings(&settings);
+            let consult = lyceum::consultations::bookings::ConsultConfig::from_settings(&settings);
             let report = db
                 .run(move |c| {
                     let shop = seed::DemoShop {
                         sandbox: &sandbox,
                         commerce: &commerce,
+                        consult: &consult,
                     };
                     seed::seed_demo(c, &shop)
                 })

@@ -16,7 +16,9 @@ use crate::catalog::service::{
 use crate::catalog::store as catalog_store;
 use crate::catalog::store::CourseRow;
 use crate::classroom::sessions::{self as live_sessions, ClassError};
+use crate::consultations::bookings::ConsultConfig;
 use crate::consultations::experts::{self, ExpertError, ProfileDraft, ProfileRequest, WindowView};
+use crate::consultations::questions;
 use crate::db::{self, DbConnection, DbError};
 use crate::orders::service::{
     self as orders, CheckoutRequest, CommerceConfig, OrderError, OrderView,
@@ -274,6 +276,52 @@ const EXPERTS: &[DemoExpert] = &[
     ),
 ];
 
+/// What the demo experts charge for a written question, in cents.
+const QUESTION_PRICE: i64 = 900;
+
+/// A paid question: (asker, expert, title, body, the expert's answer if answered, a user who
+/// unlocks the public answer).
+type DemoQuestion = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+/// One answered and unlocked, one answered, one still waiting for its answer.
+const QUESTIONS: &[DemoQuestion] = &[
+    (
+        "linus@demo.lyceum.dev",
+        "grace@demo.lyceum.dev",
+        "Why does my borrow checker error mention a lifetime I never wrote?",
+        "The compiler talks about '1 and '2 in a function with no lifetimes at all.",
+        Some(
+            "Those are elided lifetimes the compiler named for the message; write them out to see which reference outlives which.",
+        ),
+        Some("maria@demo.lyceum.dev"),
+    ),
+    (
+        "kenji@demo.lyceum.dev",
+        "katherine@demo.lyceum.dev",
+        "Which integrator for a long orbital simulation?",
+        "Energy drifts after a few thousand steps with RK4.",
+        Some(
+            "Use a symplectic integrator such as velocity Verlet: it keeps the energy error bounded.",
+        ),
+        None,
+    ),
+    (
+        "sofia@demo.lyceum.dev",
+        "grace@demo.lyceum.dev",
+        "How do I read a core dump from a Rust binary?",
+        "The process crashed in production and left a core file.",
+        None,
+        None,
+    ),
+];
+
 /// The card every demo purchase pays with.
 const DEMO_CARD: &str = "4242 4242 4242 4242";
 
@@ -284,6 +332,26 @@ pub struct DemoShop<'a> {
     pub sandbox: &'a Sandbox,
     /// Fees and windows.
     pub commerce: &'a CommerceConfig,
+    /// Consultation and paid-question rules.
+    pub consult: &'a ConsultConfig,
+}
+
+impl DemoShop<'_> {
+    /// Pays `payment` with the demo card, as the payer would, unless it is settled already,
+    /// then applies the provider's events as its webhooks would.
+    fn pay(&self, conn: &mut DbConnection, payment: &str) -> Result<(), SeedError> {
+        let status = self.sandbox.get(payment).map_err(OrderError::from)?.status;
+        if !matches!(
+            status,
+            ProviderStatus::Succeeded | ProviderStatus::Authorized
+        ) {
+            self.sandbox
+                .confirm(payment, DEMO_CARD)
+                .map_err(OrderError::from)?;
+        }
+        orders::apply_queued_events(conn, self.sandbox, self.consult, chrono::Utc::now())?;
+        Ok(())
+    }
 }
 
 /// Why seeding failed.
@@ -353,7 +421,58 @@ pub fn seed_demo(conn: &mut DbConnection, shop: &DemoShop<'_>) -> Result<SeedRep
     for expert in EXPERTS {
         seed_expert(conn, expert, &mut report)?;
     }
+    for question in QUESTIONS {
+        seed_question(conn, shop, question, &mut report)?;
+    }
     Ok(report)
+}
+
+/// Asks one paid question (paid with the demo card) unless the asker asked it before; with an
+/// answer, the expert answers it (the price is captured); with an unlocker, that user pays to
+/// read the answer (split between asker and expert).
+fn seed_question(
+    conn: &mut DbConnection,
+    shop: &DemoShop<'_>,
+    question: &DemoQuestion,
+    report: &mut SeedReport,
+) -> Result<(), SeedError> {
+    let (asker, expert, title, body, answer, unlocker) = *question;
+    let (asker, expert) = (acting_as(conn, asker)?, acting_as(conn, expert)?);
+    if questions::find_by_title(conn, &asker.id, title)?.is_some() {
+        report.existing += 1;
+        return Ok(());
+    }
+    if questions::price_of(conn, &expert.id)?.is_none() {
+        questions::set_price(conn, &expert, Some(QUESTION_PRICE))?;
+    }
+    let draft = questions::Draft {
+        title: title.into(),
+        body: body.into(),
+        public: true,
+    };
+    let now = chrono::Utc::now();
+    let asked = questions::ask(
+        conn,
+        shop.sandbox,
+        shop.consult,
+        &asker,
+        &expert.id,
+        &draft,
+        now,
+    )?;
+    shop.pay(conn, &asked.payment.id)?;
+    if let Some(text) = answer {
+        let id = &asked.question.id;
+        questions::answer(conn, shop.sandbox, shop.consult, &expert, id, text, now)?;
+        if let Some(reader) = unlocker {
+            let reader = acting_as(conn, reader)?;
+            let unlocking =
+                questions::request_unlock(conn, shop.sandbox, shop.consult, &reader, id)?;
+            shop.pay(conn, &unlocking.payment.id)?;
+        }
+    }
+    report.created += 1;
+    Ok(())
 }
 
 /// Publishes one demo expert profile with its weekly availability, unless it exists.
@@ -438,14 +557,9 @@ fn seed_purchase(
     let answer = orders::checkout(conn, shop.sandbox, shop.commerce, &user.id, &key, &request)?;
     let order: OrderView = serde_json::from_str(&answer.body)
         .map_err(|e| SeedError::Inconsistent(format!("checkout answer: {e}")))?;
-    if let Some(payment) = &order.payment.id
-        && shop.sandbox.get(payment).map_err(OrderError::from)?.status != ProviderStatus::Succeeded
-    {
-        shop.sandbox
-            .confirm(payment, DEMO_CARD)
-            .map_err(OrderError::from)?;
+    if let Some(payment) = &order.payment.id {
+        shop.pay(conn, payment)?;
     }
-    orders::apply_queued_events(conn)?;
     report.created += 1;
     Ok(())
 }

@@ -532,6 +532,20 @@ fn currency_of(raw: &str) -> Result<Currency, OrderError> {
         .map_err(|e| OrderError::Unexpected(anyhow::anyhow!("stored currency: {e}")))
 }
 
+/// The question `asker` asked with this title, if any (the demo seed asks each once).
+pub fn find_by_title(
+    conn: &mut DbConnection,
+    asker: &str,
+    title: &str,
+) -> QueryResult<Option<QuestionRow>> {
+    paid_questions::table
+        .filter(paid_questions::asker_id.eq(asker))
+        .filter(paid_questions::title.eq(title))
+        .select(QuestionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// `asker` asks `expert_id` (a published expert with a question price): the question waits
 /// for payment until the payment window closes, and the price is held on the asker's card.
 pub fn ask(

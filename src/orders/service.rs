@@ -613,13 +613,28 @@ pub fn apply_event(
 }
 
 /// Applies the sandbox provider's queued events in this process, for commands that run without
-/// an HTTP server to receive webhooks (`seed-demo`); returns how many were applied.
-pub fn apply_queued_events(conn: &mut DbConnection) -> Result<usize, OrderError> {
+/// an HTTP server to receive webhooks (`seed-demo`), sending each where the webhook would: holds
+/// (consultations, questions) or orders. Returns how many were applied.
+pub fn apply_queued_events(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    consult: &crate::consultations::bookings::ConsultConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, OrderError> {
     let queued = dispatcher::undelivered(conn, None, 10_000)?;
     for (id, payload) in &queued {
         let event: ProviderEvent =
             serde_json::from_str(payload).map_err(|e| OrderError::Unexpected(e.into()))?;
-        apply_event(conn, &event)?;
+        if event
+            .data
+            .payment
+            .reference
+            .starts_with(crate::consultations::holds::PREFIX)
+        {
+            crate::consultations::hold_events::apply(conn, provider, consult, &event, now)?;
+        } else {
+            apply_event(conn, &event)?;
+        }
         dispatcher::mark_delivered(conn, id)?;
     }
     Ok(queued.len())

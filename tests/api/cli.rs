@@ -228,6 +228,18 @@ async fn seed_demo_is_idempotent(backend: Backend) {
         free["intervals"].as_array().is_some_and(|v| !v.is_empty()),
         "{free}"
     );
+    // Paid questions: Katherine answered one publicly; the books still balance.
+    let answered: serde_json::Value = app
+        .get(&format!("/api/v1/experts/{katherine}/questions"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answered["items"].as_array().map(Vec::len),
+        Some(1),
+        "{answered}"
+    );
 }
 
 /// Counts of the seeded catalog: published, free, drafts, in review, and reviews plus

@@ -290,7 +290,8 @@ async fn overlapping_bookings_are_refused_even_when_concurrent(backend: Backend)
     assert_eq!(codes.iter().filter(|s| **s == 409).count(), 3, "{codes:?}");
     // A partial overlap is refused too; the time right after is free.
     let overlap = start + chrono::Duration::minutes(25);
-    let rival = &learners[1];
+    // One who lost the race, so they hold no booking yet.
+    let rival = &learners[codes.iter().position(|s| *s == 409).unwrap()];
     assert_error(book(&c, rival, overlap, 30).await, 409, "conflict").await;
     assert_eq!(
         book(&c, rival, start + chrono::Duration::minutes(30), 30)

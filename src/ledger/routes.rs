@@ -17,7 +17,8 @@ use crate::orders::service::{CommerceConfig, payout_cutoff};
 pub struct Earnings {
     /// ISO 4217 code.
     pub currency: String,
-    /// Earned from sales (after the platform fee), before refunds.
+    /// Earned from sales, consultations, paid questions and unlocks (after the platform fee),
+    /// before refunds.
     pub earned_minor: i64,
     /// Taken back by refunds.
     pub refunded_minor: i64,
@@ -33,26 +34,25 @@ fn amount_for(rows: &[(String, i64)], currency: &str) -> i64 {
         .map_or(0, |(_, v)| *v)
 }
 
-/// The caller's earnings per currency (instructors and experts).
+/// The caller's earnings per currency: instructors and experts, and learners whose paid
+/// questions earned a share of unlocks (empty for anyone who earned nothing).
 #[utoipa::path(get, path = "/api/v1/me/earnings", tag = "ledger",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Earnings per currency", body = Vec<Earnings>),
-        (status = 403, description = "Not an instructor", body = ErrorBody),
     ))]
 pub async fn earnings(
     db: web::Data<Db>,
     cfg: web::Data<CommerceConfig>,
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Instructor, Role::Admin])?;
     let cutoff = payout_cutoff(cfg.refund_window);
     let account = domain::instructor_account(&user.id);
     let list = db
         .run(move |c| -> Result<Vec<Earnings>, DbError> {
             let balance = service::balances(c, &account, None)?;
             let settled = service::balances(c, &account, Some(cutoff))?;
-            let earned = service::credits_by_kind(c, &account, "sale")?;
+            let earned = service::earned(c, &account)?;
             Ok(balance
                 .iter()
                 .map(|(currency, bal)| {

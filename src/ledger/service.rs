@@ -92,16 +92,13 @@ pub fn balances(
     q.load(conn)
 }
 
-/// Sum of credits (as a positive number) to `account` by transaction kind, per currency.
-pub fn credits_by_kind(
-    conn: &mut DbConnection,
-    account: &str,
-    kind: &str,
-) -> QueryResult<Vec<(String, i64)>> {
+/// Per-currency credits to `account` from everything but refunds: what it earned from sales,
+/// consultations, paid questions and unlocks, before anything was taken back.
+pub fn earned(conn: &mut DbConnection, account: &str) -> QueryResult<Vec<(String, i64)>> {
     let rows: Vec<(String, i64)> = ledger_entries::table
         .inner_join(ledger_transactions::table)
         .filter(ledger_entries::account.eq(account))
-        .filter(ledger_transactions::kind.eq(kind))
+        .filter(ledger_transactions::kind.ne("refund"))
         .group_by(ledger_entries::currency)
         .select((ledger_entries::currency, total()))
         .load(conn)?;

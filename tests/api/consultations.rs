@@ -371,6 +371,21 @@ async fn metering_bills_only_time_with_both_present(backend: Backend) {
         (Some("completed"), Some(430), Some(8 * RATE))
     );
     assert_eq!(earned(&c.app, &c.expert.id).await, 8 * RATE * 8 / 10);
+    let report: Value = c
+        .app
+        .get("/api/v1/me/earnings", Some(&c.expert.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report[0]["earned_minor"].as_i64(),
+            report[0]["refunded_minor"].as_i64()
+        ),
+        (Some(8 * RATE * 8 / 10), Some(0)),
+        "consultation earnings show up in the expert's report: {report}"
+    );
     let chat = json!({"type": "chat", "room": format!("consult:{id}"), "text": "still there?", "ref": "x"});
     send(&mut learner, chat).await;
     assert_eq!(next_of(&mut learner, "error").await["code"], "forbidden");

@@ -132,13 +132,18 @@ impl BookingRow {
 
     /// Whether `user` is a party of this booking.
     pub fn party(&self, user: &str) -> Option<Party> {
-        if user == self.expert_id {
-            Some(Party::Expert)
-        } else if user == self.learner_id {
-            Some(Party::Learner)
-        } else {
-            None
-        }
+        party_of(&self.expert_id, &self.learner_id, user)
+    }
+}
+
+/// Which side of the consultation between `expert_id` and `learner_id` `user` is on, if any.
+pub fn party_of(expert_id: &str, learner_id: &str, user: &str) -> Option<Party> {
+    if user == expert_id {
+        Some(Party::Expert)
+    } else if user == learner_id {
+        Some(Party::Learner)
+    } else {
+        None
     }
 }
 

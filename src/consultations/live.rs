@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::bookings::{BookingRow, Party, SLOT_MINUTES};
+use super::bookings::{BookingRow, Party, SLOT_MINUTES, party_of};
 use super::metering::{Change, Meter};
 use crate::classroom::rules::{Draft, MAX_CHAT_CHARS, Refusal};
 
@@ -78,13 +78,7 @@ impl ConsultState {
 
     /// Which party `user` is, if any.
     pub fn party(&self, user: &str) -> Option<Party> {
-        if user == self.expert_id {
-            Some(Party::Expert)
-        } else if user == self.learner_id {
-            Some(Party::Learner)
-        } else {
-            None
-        }
+        party_of(&self.expert_id, &self.learner_id, user)
     }
 
     /// Raises the booked time to what the booking says (extensions granted while the room was

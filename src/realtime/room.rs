@@ -200,16 +200,23 @@ pub struct Room {
 /// last-first, so a room never has more than one in flight.
 enum Step {
     /// Sequence, store and deliver an event.
-    Publish {
-        actor: Option<String>,
-        draft: Draft,
-        answer: Option<(Recipient<Notice>, Option<String>)>,
-        change: Option<Change>,
-    },
+    Publish(Publication),
     /// Settle the consultation through the order actor.
     Settle,
     /// Hold the price of an accepted extension.
     HoldExtension(i64),
+}
+
+/// An event waiting to be published.
+struct Publication {
+    /// Who caused it (none for system events).
+    actor: Option<String>,
+    /// What happened.
+    draft: Draft,
+    /// Where the ack or error goes, with the command's `ref`.
+    answer: Option<(Recipient<Notice>, Option<String>)>,
+    /// A consultation's metering change, stored with the event.
+    change: Option<Change>,
 }
 
 /// Seconds between checkpoints of a running consultation interval: at most this much billable
@@ -498,12 +505,7 @@ impl Room {
         };
         self.stepping = true;
         match step {
-            Step::Publish {
-                actor,
-                draft,
-                answer,
-                change,
-            } => self.start_publish(ctx, actor, draft, answer, change),
+            Step::Publish(p) => self.start_publish(ctx, p),
             Step::Settle => self.start_settle(ctx),
             Step::HoldExtension(minutes) => self.start_hold(ctx, minutes),
         }
@@ -524,23 +526,22 @@ impl Room {
         answer: Option<(Recipient<Notice>, Option<String>)>,
         change: Option<Change>,
     ) {
-        let step = Step::Publish {
+        let step = Step::Publish(Publication {
             actor,
             draft,
             answer,
             change,
-        };
+        });
         self.enqueue(ctx, step);
     }
 
-    fn start_publish(
-        &mut self,
-        ctx: &mut Context<Self>,
-        actor: Option<String>,
-        draft: Draft,
-        answer: Option<(Recipient<Notice>, Option<String>)>,
-        change: Option<Change>,
-    ) {
+    fn start_publish(&mut self, ctx: &mut Context<Self>, p: Publication) {
+        let Publication {
+            actor,
+            draft,
+            answer,
+            change,
+        } = p;
         let (broker, db, room, epoch) = (
             self.deps.broker.clone(),
             self.deps.db.clone(),

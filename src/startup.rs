@@ -260,15 +260,29 @@ async fn consult_sweep(
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let (c, now) = (cfg.clone(), clock.now());
-        let sweep = Command::new("consult-sweep", move |conn, p, _| {
-            bookings::sweep(conn, p, &c, now)
-        });
-        match orders.send(sweep).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(moved = n, "consultation sweep"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "consultation sweep failed"),
+        let now = clock.now();
+        let scan = Command::new("consult-sweep", move |c, _, _| Ok(bookings::due(c, now)?));
+        let due = match orders.send(scan).await {
+            Ok(Ok(due)) => due,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "consultation sweep failed");
+                Vec::new()
+            }
             Err(_) => return,
+        };
+        // Each booking under its own key, so the sweep never runs beside the room, a webhook
+        // or a request touching the same booking's money.
+        for id in due {
+            let (key, c) = (format!("booking:{id}"), cfg.clone());
+            let one = Command::new(key, move |conn, p, _| {
+                bookings::sweep_one(conn, p, &c, &id, now)
+            });
+            match orders.send(one).await {
+                Ok(Ok(true)) => tracing::info!("consultation sweep moved a booking"),
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "consultation sweep failed"),
+                Err(_) => return,
+            }
         }
         if question_sweep(&orders, &cfg, now).await.is_err() {
             return;

@@ -568,8 +568,10 @@ fn price(b: &BookingRow) -> i64 {
     i64::from(b.minutes) * b.rate_per_minute_minor
 }
 
-/// Ends a booking before its session: frees its slots, captures `fee` from the booking hold
-/// (0 releases it) and releases every other hold.
+/// Ends a booking before its session: settles its holds to `fee` (0 releases everything), then
+/// moves it from the status it was read in — a booking that changed meanwhile (say, a payment
+/// confirmed it) is a conflict, not overridden — and frees its slots. Money first, so a failed
+/// provider call leaves the booking as it was, to be retried.
 fn end_unstarted(
     conn: &mut DbConnection,
     provider: &dyn PaymentProvider,
@@ -578,58 +580,72 @@ fn end_unstarted(
     fee: i64,
     cause: &str,
 ) -> Result<BookingRow, OrderError> {
-    let moved = db::write_transaction(conn, |c| {
-        let moved = set_status(c, b, &["pending_payment", "confirmed"], to, cause)?;
-        if moved {
-            free_slots(c, &b.id)?;
-        }
-        Ok::<_, OrderError>(moved)
-    })?;
-    if !moved {
+    if !["pending_payment", "confirmed"].contains(&b.status.as_str()) {
         return Err(OrderError::Conflict(format!(
             "a booking that is {} cannot be {to}",
             b.status
         )));
     }
     let charged = settle_holds(conn, provider, b, fee, cause)?;
-    diesel::update(bookings::table.find(&b.id))
-        .set((
-            bookings::charged_minor.eq(charged),
-            bookings::settled_at.eq(Some(db::now())),
-        ))
-        .execute(conn)?;
+    finish(conn, b, to, charged, cause)?;
     find(conn, &b.id)
 }
 
-/// Captures `amount` across a booking's authorised holds (oldest first), releases the rest and
-/// every hold still pending; returns what was captured.
+/// Moves a booking from the status it was read in to an end state, records the charge and frees
+/// its slots.
+fn finish(
+    conn: &mut DbConnection,
+    b: &BookingRow,
+    to: &str,
+    charged: i64,
+    cause: &str,
+) -> Result<(), OrderError> {
+    db::write_transaction(conn, |c| {
+        if !set_status(c, b, &[b.status.as_str()], to, cause)? {
+            return Err(OrderError::Conflict(format!(
+                "the booking changed while it was being {to}"
+            )));
+        }
+        diesel::update(bookings::table.find(&b.id))
+            .set((
+                bookings::charged_minor.eq(charged),
+                bookings::settled_at.eq(Some(db::now())),
+            ))
+            .execute(c)?;
+        free_slots(c, &b.id)?;
+        Ok(())
+    })
+}
+
+/// Brings what a booking's holds captured in total up to `target` (never above what they
+/// authorised): captures the difference across authorised holds, oldest first, and releases
+/// the rest and every hold still pending. What an earlier, interrupted attempt captured counts,
+/// so a retry never charges twice. Returns the total captured.
 fn settle_holds(
     conn: &mut DbConnection,
     provider: &dyn PaymentProvider,
     b: &BookingRow,
-    amount: i64,
+    target: i64,
     cause: &str,
 ) -> Result<i64, OrderError> {
-    let mut left = amount;
-    let mut taken = 0;
-    for hold in holds::for_subject(conn, &b.id)? {
+    let all = holds::for_subject(conn, &b.id)?;
+    let mut taken: i64 = all.iter().map(|h| h.captured_minor).sum();
+    for hold in all {
         let take = if hold.status == "authorized" {
-            left.min(hold.amount_minor)
+            (target - taken).clamp(0, hold.amount_minor)
         } else {
             0
         };
-        let got = holds::capture(conn, provider, &hold, take, cause)?;
-        left -= got;
-        taken += got;
+        taken += holds::capture(conn, provider, &hold, take, cause)?;
     }
     Ok(taken)
 }
 
-/// What the holds of a booking authorise in total.
+/// What a booking's holds authorised in total, captured or still held.
 fn authorised(conn: &mut DbConnection, b: &BookingRow) -> Result<i64, OrderError> {
     Ok(holds::for_subject(conn, &b.id)?
         .iter()
-        .filter(|h| h.status == "authorized")
+        .filter(|h| matches!(h.status.as_str(), "authorized" | "captured"))
         .map(|h: &HoldRow| h.amount_minor)
         .sum())
 }
@@ -792,47 +808,58 @@ fn free_slots_after(
     .execute(conn)
 }
 
-/// Handles what no request will: unpaid bookings past their window expire; a booking whose
-/// expert did not come within the grace is an expert no-show (all released); one whose learner
-/// did not come is a learner no-show (the configured fee, default nothing); sessions whose
-/// booked time is long past and that nobody settled (a crash) are settled. Returns how many
-/// bookings it moved.
-pub fn sweep(
+/// Bookings the sweep should look at: unpaid, confirmed or running ones whose start (or payment
+/// window) may have passed. Each is then handled by `sweep_one` under its own order-actor key.
+pub fn due(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<Vec<String>> {
+    bookings::table
+        .filter(bookings::status.eq_any(["pending_payment", "confirmed", "in_progress"]))
+        .filter(
+            bookings::expires_at
+                .le(naive(now))
+                .or(bookings::starts_at.le(naive(now))),
+        )
+        .select(bookings::id)
+        .load(conn)
+}
+
+/// Handles what no request will, for one booking: unpaid past its window → expired; the
+/// expert not there within the grace after the start → expert no-show (all released); the
+/// learner not there → learner no-show (the configured fee, default nothing); booked time long
+/// past with no metering for longer than the reconnect grace (the parties left, or a crash) →
+/// settled. True when it moved the booking.
+pub fn sweep_one(
     conn: &mut DbConnection,
     provider: &dyn PaymentProvider,
     cfg: &ConsultConfig,
+    id: &str,
     now: DateTime<Utc>,
-) -> Result<usize, OrderError> {
-    let mut moved = 0;
-    let due: Vec<BookingRow> = bookings::table
-        .filter(bookings::status.eq_any(["pending_payment", "confirmed", "in_progress"]))
-        .filter(bookings::starts_at.le(naive(now + cfg.payment_window + Duration::days(366))))
-        .select(BookingRow::as_select())
-        .load(conn)?;
-    for b in due {
-        let start = b.starts_at.and_utc();
-        let late = now > start + cfg.no_show_grace;
-        let over = now > start + Duration::seconds(b.limit_s()) + cfg.no_show_grace;
-        let result = match b.status.as_str() {
-            "pending_payment" if now > b.expires_at.and_utc() => {
-                end_unstarted(conn, provider, &b, "expired", 0, "payment window passed").map(|_| ())
-            }
-            "confirmed" | "in_progress" if late && b.expert_joined_at.is_none() => {
-                no_show(conn, provider, &b, "expert_no_show", 0)
-            }
-            "confirmed" | "in_progress" if late && b.learner_joined_at.is_none() => {
-                let fee = price(&b) * i64::from(cfg.learner_no_show_fee_bps) / 10_000;
-                no_show(conn, provider, &b, "learner_no_show", fee)
-            }
-            "in_progress" if over => settle(conn, provider, &b.id, now).map(|_| ()),
-            _ => continue,
-        };
-        match result {
-            Ok(()) => moved += 1,
-            Err(e) => tracing::warn!(booking = %b.id, error = %e, "consultation sweep failed"),
+) -> Result<bool, OrderError> {
+    let b = find(conn, id)?;
+    let start = b.starts_at.and_utc();
+    let late = now > start + cfg.no_show_grace;
+    let over = now > start + Duration::seconds(b.limit_s()) + cfg.no_show_grace;
+    match b.status.as_str() {
+        "pending_payment" if now > b.expires_at.and_utc() => {
+            end_unstarted(conn, provider, &b, "expired", 0, "payment window passed")?;
         }
+        "confirmed" | "in_progress" if late && b.expert_joined_at.is_none() => {
+            no_show(conn, provider, &b, "expert_no_show", 0)?;
+        }
+        "confirmed" | "in_progress" if late && b.learner_joined_at.is_none() => {
+            let fee = price(&b) * i64::from(cfg.learner_no_show_fee_bps) / 10_000;
+            no_show(conn, provider, &b, "learner_no_show", fee)?;
+        }
+        "in_progress" if over => {
+            let (_, open) = stored_meter(conn, id)?;
+            let grace = Duration::seconds(cfg.reconnect_grace_s);
+            if open.is_some_and(|(_, checkpoint)| now - checkpoint <= grace) {
+                return Ok(false);
+            }
+            settle(conn, provider, id, now)?;
+        }
+        _ => return Ok(false),
     }
-    Ok(moved)
+    Ok(true)
 }
 
 fn no_show(
@@ -842,21 +869,6 @@ fn no_show(
     to: &str,
     fee: i64,
 ) -> Result<(), OrderError> {
-    let moved = db::write_transaction(conn, |c| {
-        let moved = set_status(c, b, &["confirmed", "in_progress"], to, "no-show")?;
-        if moved {
-            free_slots(c, &b.id)?;
-        }
-        Ok::<_, OrderError>(moved)
-    })?;
-    if moved {
-        let charged = settle_holds(conn, provider, b, fee, to)?;
-        diesel::update(bookings::table.find(&b.id))
-            .set((
-                bookings::charged_minor.eq(charged),
-                bookings::settled_at.eq(Some(db::now())),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+    let charged = settle_holds(conn, provider, b, fee, to)?;
+    finish(conn, b, to, charged, "no-show")
 }

@@ -24,6 +24,19 @@ pub enum HoldOutcome {
     },
 }
 
+/// The order-actor key a provider event for hold `id` runs under: the same key as every other
+/// money command of its booking (`booking:<id>`) or question (`question:<id>`), so a webhook
+/// never runs beside a settlement, a sweep or a request for the same money. Unlocks, which
+/// nothing else touches, run under their hold.
+pub fn key_for(conn: &mut DbConnection, id: &str) -> Result<String, OrderError> {
+    let hold = holds::find(conn, id)?.ok_or(OrderError::UnknownOrder)?;
+    Ok(match hold.purpose.as_str() {
+        "booking" | "extension" => format!("booking:{}", hold.subject_id),
+        "question" => format!("question:{}", hold.subject_id),
+        _ => format!("order:{}", hold.id),
+    })
+}
+
 /// Applies a provider event to the hold it names and to the booking or question behind it.
 pub fn apply(
     conn: &mut DbConnection,

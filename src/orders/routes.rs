@@ -237,6 +237,10 @@ pub async fn webhook(
     // Holds (consultations, paid questions) share the provider and this endpoint.
     let outcome = if reference.starts_with(holds::PREFIX) {
         let (consult, now) = (consult.into_inner(), clock.now());
+        let key = realtime
+            .db
+            .run(move |c| hold_events::key_for(c, &reference))
+            .await?;
         let done = run(
             &orders,
             Command::new(key, move |c, p, _| {

@@ -688,6 +688,26 @@ pub fn record_meter(
         .filter(consult_intervals::ended_at.is_null());
     match change {
         Change::Started { at } => {
+            let started = diesel::update(
+                bookings::table
+                    .find(booking_id)
+                    .filter(bookings::status.eq("confirmed")),
+            )
+            .set((
+                bookings::status.eq("in_progress"),
+                bookings::updated_at.eq(db::now()),
+            ))
+            .execute(conn)?;
+            if started == 1 {
+                audit(
+                    conn,
+                    "booking",
+                    booking_id,
+                    Some("confirmed"),
+                    "in_progress",
+                    "metering started",
+                )?;
+            }
             diesel::insert_into(consult_intervals::table)
                 .values((
                     consult_intervals::id.eq(uuid::Uuid::now_v7().to_string()),
@@ -727,7 +747,9 @@ pub fn checkpoint(conn: &mut DbConnection, booking_id: &str, at: DateTime<Utc>) 
     .map(|_| ())
 }
 
-/// Notes that a party joined the room at `at` (first time only) and starts the session.
+/// Notes that a party joined the room at `at` (first time only). Joining early does not start
+/// the session: it starts when billable time first runs, so until then the learner may still
+/// cancel and the expert decline.
 pub fn joined(
     conn: &mut DbConnection,
     b: &BookingRow,
@@ -744,7 +766,6 @@ pub fn joined(
             .set(bookings::learner_joined_at.eq(at))
             .execute(conn)?,
     };
-    set_status(conn, b, &["confirmed"], "in_progress", "a party joined")?;
     Ok(())
 }
 

@@ -947,12 +947,15 @@ pub fn expire(
     } else {
         "payment window passed"
     };
-    if !set_status(conn, &q, &q.status, "expired", cause, now)? {
+    let hold = question_hold(conn, &q)?;
+    // An answer whose capture went through but whose write did not is finished by the expert
+    // retrying, not expired: the learner paid, so the money is not let go here.
+    if hold.status == "captured" {
         return Ok(false);
     }
-    let hold = question_hold(conn, &q)?;
+    // Money first: if the provider fails, the question stays open and the sweep retries.
     holds::release(conn, provider, &hold, cause)?;
-    Ok(true)
+    set_status(conn, &q, &q.status, "expired", cause, now)
 }
 
 /// Unlock holds the webhook did not finish (a crash between authorisation and capture): the

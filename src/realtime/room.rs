@@ -205,6 +205,8 @@ enum Step {
     Settle,
     /// Hold the price of an accepted extension.
     HoldExtension(i64),
+    /// Move the running interval's checkpoint of a booking to a time.
+    Checkpoint(String, chrono::DateTime<chrono::Utc>),
 }
 
 /// An event waiting to be published.
@@ -397,21 +399,15 @@ impl Room {
             && self
                 .checkpointed
                 .is_none_or(|t| now - t >= chrono::Duration::seconds(CHECKPOINT_S));
-        if checkpoint {
-            self.checkpointed = Some(now);
-            let (db, id) = (self.deps.db.clone(), booking_id.clone());
-            actix::spawn(async move {
-                let stored = db
-                    .run(move |c| bookings::checkpoint(c, &id, now).map_err(DbError::from))
-                    .await;
-                if let Err(e) = stored {
-                    tracing::warn!(error = %e, "cannot checkpoint a consultation");
-                }
-            });
-        }
+        let id = booking_id.clone();
         for change in changes {
             let draft = live::announce(&change);
             self.publish(ctx, None, draft, None, Some(change));
+        }
+        // Queued after the changes, so it always lands on the interval that is running now.
+        if checkpoint {
+            self.checkpointed = Some(now);
+            self.enqueue(ctx, Step::Checkpoint(id, now));
         }
     }
 
@@ -508,6 +504,19 @@ impl Room {
             Step::Publish(p) => self.start_publish(ctx, p),
             Step::Settle => self.start_settle(ctx),
             Step::HoldExtension(minutes) => self.start_hold(ctx, minutes),
+            Step::Checkpoint(id, at) => {
+                let db = self.deps.db.clone();
+                let stored = async move {
+                    db.run(move |c| bookings::checkpoint(c, &id, at).map_err(DbError::from))
+                        .await
+                };
+                ctx.wait(stored.into_actor(self).map(|stored, room, ctx| {
+                    if let Err(e) = stored {
+                        tracing::warn!(room = %room.name, error = %e, "cannot checkpoint a consultation");
+                    }
+                    room.step_done(ctx);
+                }));
+            }
         }
     }
 

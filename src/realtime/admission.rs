@@ -36,7 +36,8 @@ pub enum Admission {
     },
 }
 
-fn refused(e: impl Into<ApiError>) -> Refused {
+/// A refusal from any error the checks can meet, in its contract code.
+pub fn refused(e: impl Into<ApiError>) -> Refused {
     let api = e.into();
     (api.code(), api.to_string())
 }

@@ -424,19 +424,18 @@ impl Room {
         });
         let sent = self.deps.orders.send(hold);
         ctx.wait(sent.into_actor(self).map(move |held, room, ctx| {
+            let held = held
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
             let draft = match held {
-                Ok(Ok(payment)) => Draft {
+                Ok(payment) => Draft {
                     kind: "extension_payment",
                     data: json!({"minutes": minutes, "payment_id": payment.id,
                                  "amount_minor": payment.amount_minor, "currency": payment.currency}),
                 },
-                Ok(Err(e)) => Draft {
+                Err(reason) => Draft {
                     kind: "extension_failed",
-                    data: json!({"minutes": minutes, "reason": e.to_string()}),
-                },
-                Err(e) => Draft {
-                    kind: "extension_failed",
-                    data: json!({"minutes": minutes, "reason": e.to_string()}),
+                    data: json!({"minutes": minutes, "reason": reason}),
                 },
             };
             room.publish(ctx, None, draft, None, None);

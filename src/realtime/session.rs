@@ -275,7 +275,7 @@ impl Session {
                 .db
                 .run(move |c| Ok::<_, DbError>(admission::admit(c, &user, &name)))
                 .await
-                .map_err(|e| refused(ApiError::from(e)))??;
+                .map_err(admission::refused)??;
             // A room that retires just as it is found refuses the message; look it up again.
             for _ in 0..JOIN_ATTEMPTS {
                 let Ok(addr) = shared.rooms.send(Lookup(room.clone())).await else {
@@ -313,10 +313,6 @@ impl Session {
             }
         }));
     }
-}
-
-fn refused(e: ApiError) -> admission::Refused {
-    (e.code(), e.to_string())
 }
 
 impl Actor for Session {

@@ -20,6 +20,7 @@
 //!   expert's time zone), search, holds, bookings, metering, settlement.
 //! - [`clock`]: the time consultations are metered and judged by (movable in tests).
 //! - [`seed`]: the idempotent demo data set.
+//! - [`recommend`]: the recommendation model, its HNSW index and its offline evaluation.
 
 pub mod accounts;
 pub mod api;
@@ -37,6 +38,7 @@ pub mod orders;
 pub mod pagination;
 pub mod payments;
 pub mod realtime;
+pub mod recommend;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;

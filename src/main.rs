@@ -1,6 +1,8 @@
-//! The `lyceum` command: serve (the default), migrate, bootstrap an admin, seed demo data.
+//! The `lyceum` command: serve (the default), migrate, bootstrap an admin, seed demo data,
+//! evaluate the recommendation model.
 
 use std::io::BufRead;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -10,6 +12,7 @@ use lyceum::accounts::service::{self, NewAccount};
 use lyceum::config::Settings;
 use lyceum::orders::service::CommerceConfig;
 use lyceum::payments::sandbox::Sandbox;
+use lyceum::recommend::eval::{self, EvalParams};
 use lyceum::startup::{Application, open_database};
 use lyceum::{seed, telemetry};
 use std::sync::Arc;
@@ -36,6 +39,35 @@ enum Command {
     },
     /// Create the demo data set (idempotent: a second run changes nothing).
     SeedDemo,
+    /// Recommendation tools (need no database).
+    Recommend {
+        #[command(subcommand)]
+        command: RecommendCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecommendCommand {
+    /// Leave-last-out evaluation (HR@10, NDCG@10, HNSW recall and speed) on MovieLens-format
+    /// ratings; see docs/recommendations.md.
+    Eval {
+        /// Tab-separated `user item rating timestamp` lines (`u.data`, or RecBole's
+        /// `ml-100k.inter` with its header); `scripts/fetch-ml100k.sh` fetches ML-100K.
+        #[arg(long)]
+        ratings: PathBuf,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Dimension of item and user vectors (default: the production value).
+        #[arg(long)]
+        dim: Option<usize>,
+        /// Half-life of an interaction's pull on the user vector, in hours.
+        #[arg(long)]
+        half_life_hours: Option<f64>,
+        /// Seed of the negative sampling and of the model's random projection.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -116,7 +148,46 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Recommend {
+            command:
+                RecommendCommand::Eval {
+                    ratings,
+                    json,
+                    dim,
+                    half_life_hours,
+                    seed,
+                },
+        } => {
+            let mut params = EvalParams::default();
+            if let Some(dim) = dim {
+                params.model.dim = dim;
+                params.model.content_dims = params.model.content_dims.min(dim);
+            }
+            if let Some(hours) = half_life_hours {
+                params.model.half_life_secs = hours * 3600.0;
+            }
+            if let Some(seed) = seed {
+                params.seed = seed;
+                params.model.seed = seed;
+            }
+            recommend_eval(&ratings, json.as_deref(), &params)
+        }
     }
+}
+
+/// `lyceum recommend eval`: CPU-bound and one-shot, so it simply runs on this thread.
+fn recommend_eval(ratings: &Path, json: Option<&Path>, params: &EvalParams) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::open(ratings).with_context(|| format!("opening {}", ratings.display()))?;
+    let data = eval::parse_ratings(std::io::BufReader::new(file))
+        .with_context(|| format!("reading {}", ratings.display()))?;
+    let report = eval::evaluate(&data, params)?;
+    println!("{report}");
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -374,17 +374,18 @@ pub fn fit_collaborative(
     let projected = basis.transpose() * sparse_mul(&ppmi, &basis);
     let symmetric = (&projected + projected.transpose()) * 0.5;
     let eigen = SymmetricEigen::new(symmetric);
-    let mut order: Vec<usize> = (0..eigen.eigenvalues.len()).collect();
-    order.sort_by(|&a, &b| {
-        eigen.eigenvalues[b]
-            .abs()
-            .total_cmp(&eigen.eigenvalues[a].abs())
-    });
+    // Only the positive part of the spectrum: a negative eigenvalue's direction gives two
+    // items that co-occur opposite signs, so keeping it (as |λ|) would push exactly the pairs
+    // PPMI links apart in cosine.
+    let mut order: Vec<usize> = (0..eigen.eigenvalues.len())
+        .filter(|&c| eigen.eigenvalues[c] > 0.0)
+        .collect();
+    order.sort_by(|&a, &b| eigen.eigenvalues[b].total_cmp(&eigen.eigenvalues[a]));
     let components: Vec<(f64, DVector<f64>)> = order
         .iter()
         .take(rank)
         .map(|&c| {
-            let scale = eigen.eigenvalues[c].abs().powf(params.eigen_power);
+            let scale = eigen.eigenvalues[c].powf(params.eigen_power);
             (scale, &basis * eigen.eigenvectors.column(c))
         })
         .collect();

@@ -68,6 +68,7 @@ route_table! {
     put "/api/v1/courses/{id}/review" => crate::catalog::routes::put_review,
     delete "/api/v1/courses/{id}/review" => crate::catalog::routes::delete_review,
     get "/api/v1/courses/{id}/reviews" => crate::catalog::routes::list_reviews,
+    get "/api/v1/courses/{id}/similar" => crate::recommend::routes::similar,
     get "/api/v1/me/courses" => crate::catalog::routes::library,
     get "/api/v1/me/courses/teaching" => crate::catalog::routes::teaching,
     get "/api/v1/admin/courses" => crate::catalog::routes::admin_courses,
@@ -90,6 +91,7 @@ route_table! {
     post "/api/v1/live-sessions/{id}/end" => crate::classroom::sessions::end,
     get "/api/v1/live-sessions/{id}/transcript" => crate::classroom::transcript::transcript,
     get "/api/v1/experts" => crate::consultations::experts::list,
+    get "/api/v1/experts/recommended" => crate::recommend::routes::experts,
     get "/api/v1/experts/me" => crate::consultations::experts::my_profile,
     put "/api/v1/experts/me" => crate::consultations::experts::put_profile,
     put "/api/v1/experts/me/availability" => crate::consultations::experts::put_availability,
@@ -109,6 +111,11 @@ route_table! {
     get "/api/v1/questions/{id}" => crate::consultations::question_routes::show,
     post "/api/v1/questions/{id}/answer" => crate::consultations::question_routes::answer,
     post "/api/v1/questions/{id}/unlock" => crate::consultations::question_routes::unlock,
+    post "/api/v1/events" => crate::recommend::routes::report_events,
+    get "/api/v1/recommendations" => crate::recommend::routes::recommendations,
+    post "/api/v1/recommendations/{course_id}/dismiss" => crate::recommend::routes::dismiss,
+    delete "/api/v1/recommendations/{course_id}/dismiss" => crate::recommend::routes::undismiss,
+    post "/api/v1/admin/recommendations/rebuild" => crate::recommend::routes::rebuild,
     get "/ws" => crate::realtime::session::connect,
 }
 

@@ -144,6 +144,24 @@ pub struct Settings {
     /// The asker's share of an unlock after the platform fee; the expert gets the rest
     /// (`LYCEUM_QUESTION_UNLOCK_ASKER_BPS`).
     pub question_unlock_asker_bps: u32,
+    /// Length of item and user vectors (`LYCEUM_RECOMMEND_DIM`, default 64).
+    pub recommend_dim: usize,
+    /// What a user did loses half its pull on their recommendations every this long
+    /// (`LYCEUM_RECOMMEND_HALF_LIFE_HOURS`, default a week).
+    pub recommend_half_life: Duration,
+    /// Behaviour events that trigger a refit of the model (`LYCEUM_RECOMMEND_REBUILD_EVENTS`).
+    pub recommend_rebuild_events: u64,
+    /// A refit runs at least this often when anything happened (`LYCEUM_RECOMMEND_REBUILD_SECS`).
+    pub recommend_rebuild_every: Duration,
+    /// How often the recommender checks the event volume and catches up with courses other
+    /// nodes published (`LYCEUM_RECOMMEND_CHECK_SECS`).
+    pub recommend_check_every: Duration,
+    /// Threads a refit may use; the rest serve requests (`LYCEUM_RECOMMEND_REBUILD_THREADS`).
+    pub recommend_rebuild_threads: usize,
+    /// Behaviour events a user may report at once (`LYCEUM_EVENTS_BURST`).
+    pub events_burst: u32,
+    /// Behaviour events a user may report per minute, sustained (`LYCEUM_EVENTS_PER_MINUTE`).
+    pub events_per_minute: u32,
 }
 
 /// A configuration value that could not be used.
@@ -269,6 +287,37 @@ impl Settings {
             },
             question_unlock_asker_bps: bps(&var, "LYCEUM_QUESTION_UNLOCK_ASKER_BPS", 5000)?,
             ws_heartbeat: secs(parse::<u64>(&var, "LYCEUM_WS_HEARTBEAT_SECS", Some(15))?.max(1)),
+            recommend_dim: match parse(&var, "LYCEUM_RECOMMEND_DIM", Some(64usize))? {
+                v if (32..=1024).contains(&v) => v,
+                _ => {
+                    return Err(ConfigError(
+                        "LYCEUM_RECOMMEND_DIM must be from 32 to 1024".into(),
+                    ));
+                }
+            },
+            recommend_half_life: secs(
+                parse::<u64>(&var, "LYCEUM_RECOMMEND_HALF_LIFE_HOURS", Some(168))?.max(1) * 3600,
+            ),
+            recommend_rebuild_events: parse::<u64>(
+                &var,
+                "LYCEUM_RECOMMEND_REBUILD_EVENTS",
+                Some(1000),
+            )?
+            .max(1),
+            recommend_rebuild_every: secs(
+                parse::<u64>(&var, "LYCEUM_RECOMMEND_REBUILD_SECS", Some(3600))?.max(1),
+            ),
+            recommend_check_every: secs(
+                parse::<u64>(&var, "LYCEUM_RECOMMEND_CHECK_SECS", Some(30))?.max(1),
+            ),
+            recommend_rebuild_threads: parse::<usize>(
+                &var,
+                "LYCEUM_RECOMMEND_REBUILD_THREADS",
+                Some(1),
+            )?
+            .max(1),
+            events_burst: parse::<u32>(&var, "LYCEUM_EVENTS_BURST", Some(60))?.max(1),
+            events_per_minute: parse::<u32>(&var, "LYCEUM_EVENTS_PER_MINUTE", Some(120))?.max(1),
             data_dir,
         })
     }
@@ -421,6 +470,32 @@ impl Settings {
             (
                 "LYCEUM_QUESTION_UNLOCK_ASKER_BPS",
                 self.question_unlock_asker_bps.to_string(),
+            ),
+            ("LYCEUM_RECOMMEND_DIM", self.recommend_dim.to_string()),
+            (
+                "LYCEUM_RECOMMEND_HALF_LIFE_HOURS",
+                (self.recommend_half_life.as_secs() / 3600).to_string(),
+            ),
+            (
+                "LYCEUM_RECOMMEND_REBUILD_EVENTS",
+                self.recommend_rebuild_events.to_string(),
+            ),
+            (
+                "LYCEUM_RECOMMEND_REBUILD_SECS",
+                self.recommend_rebuild_every.as_secs().to_string(),
+            ),
+            (
+                "LYCEUM_RECOMMEND_CHECK_SECS",
+                self.recommend_check_every.as_secs().to_string(),
+            ),
+            (
+                "LYCEUM_RECOMMEND_REBUILD_THREADS",
+                self.recommend_rebuild_threads.to_string(),
+            ),
+            ("LYCEUM_EVENTS_BURST", self.events_burst.to_string()),
+            (
+                "LYCEUM_EVENTS_PER_MINUTE",
+                self.events_per_minute.to_string(),
             ),
         ]
     }

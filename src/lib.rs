@@ -20,7 +20,8 @@
 //!   expert's time zone), search, holds, bookings, metering, settlement.
 //! - [`clock`]: the time consultations are metered and judged by (movable in tests).
 //! - [`seed`]: the idempotent demo data set.
-//! - [`recommend`]: the recommendation model, its HNSW index and its offline evaluation.
+//! - [`recommend`]: behaviour events, the recommendation model and its HNSW index, the
+//!   recommendation endpoints, and the offline evaluation.
 
 pub mod accounts;
 pub mod api;

@@ -9,6 +9,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, guard, web};
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use tracing_actix_web::TracingLogger;
 
 use crate::accounts::throttle::LoginThrottle;
@@ -27,6 +28,10 @@ use crate::realtime::broker::InProcess;
 use crate::realtime::echo::{self, EchoLimit};
 use crate::realtime::room::{Registry, RoomDeps, RoomLimits};
 use crate::realtime::session::Realtime;
+use crate::recommend::actor::{Recommender, RefitPolicy, refit};
+use crate::recommend::ingest::EventThrottle;
+use crate::recommend::model::ModelParams;
+use crate::recommend::service::Recommendations;
 use crate::{api, ops, telemetry};
 use actix::Actor;
 use tokio::sync::Notify;
@@ -162,6 +167,7 @@ impl Application {
             outbound_queue: settings.ws_outbound_queue,
             clock: clock.clone(),
         });
+        let recommendations = web::Data::new(start_recommender(&db, &settings, &clock).await?);
         let sandbox = web::Data::new(sandbox);
         let webhook_secret = web::Data::new(webhook_secret);
         let settings = Arc::new(settings);
@@ -184,6 +190,7 @@ impl Application {
                 .app_data(consult.clone())
                 .app_data(clock_data.clone())
                 .app_data(sandbox.clone())
+                .app_data(recommendations.clone())
                 .app_data(webhook_secret.clone())
                 .configure(|cfg| api::extractor_config(cfg, settings.max_body_bytes))
                 .configure(api::configure)
@@ -251,6 +258,38 @@ impl Application {
 /// Runs the consultation sweep (unpaid bookings, no-shows, unsettled sessions; paid questions
 /// past their deadline; unlocks a crash left uncaptured) through the order actor every
 /// `every`, judged by `clock`.
+/// Builds the first snapshot from the database (the server answers only once it is there, so
+/// recommendations never start from an empty index), then starts the actor that keeps it fresh.
+async fn start_recommender(
+    db: &Db,
+    settings: &Settings,
+    clock: &SharedClock,
+) -> anyhow::Result<Recommendations> {
+    let policy = RefitPolicy {
+        params: ModelParams {
+            dim: settings.recommend_dim,
+            half_life_secs: settings.recommend_half_life.as_secs_f64(),
+            ..ModelParams::default()
+        },
+        after_events: settings.recommend_rebuild_events,
+        every: settings.recommend_rebuild_every,
+        check_every: settings.recommend_check_every,
+        threads: settings.recommend_rebuild_threads,
+    };
+    let (snapshot, report) = refit(db, &policy, clock)
+        .await
+        .context("cannot build the recommendation index")?;
+    tracing::info!(?report, "recommendation index built");
+    let cell = Arc::new(ArcSwap::from_pointee(snapshot));
+    let actor = Recommender::new(db.clone(), cell.clone(), policy, clock.clone()).start();
+    Ok(Recommendations {
+        cell,
+        actor,
+        throttle: EventThrottle::new(settings.events_burst, settings.events_per_minute),
+        clock: clock.clone(),
+    })
+}
+
 async fn consult_sweep(
     orders: actix::Addr<OrderActor>,
     cfg: Arc<ConsultConfig>,

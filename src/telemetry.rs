@@ -6,14 +6,17 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
+/// Our `info`, without the HNSW library's per-build chatter (its summaries are our metrics).
+pub const DEFAULT_FILTER: &str = "info,hnsw_rs=warn,anndists=warn";
+
 /// Installs the global subscriber. `LYCEUM_LOG` (or `RUST_LOG`) sets the filter, default
-/// `info`; `LYCEUM_LOG_FORMAT=json` switches to one JSON object per line. Calling it twice is
+/// [`DEFAULT_FILTER`]; `LYCEUM_LOG_FORMAT=json` switches to one JSON object per line. Calling it twice is
 /// harmless, so tests may call it from every test.
 pub fn init_tracing() {
     let filter = std::env::var("LYCEUM_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".into());
-    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| DEFAULT_FILTER.into());
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(true);

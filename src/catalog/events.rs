@@ -29,6 +29,14 @@ text_enum!(
         QuestionUpvoted = "question_upvoted",
         /// Voted in a live poll.
         PollVoted = "poll_voted",
+        /// Opened a lesson (reported by the client).
+        LessonStart = "lesson_start",
+        /// Finished a lesson (reported by the client).
+        LessonComplete = "lesson_complete",
+        /// Picked a course from search results (reported by the client, with the query).
+        SearchClick = "search_click",
+        /// Saved a course for later (reported by the client).
+        WishlistAdd = "wishlist_add",
     }
 );
 
@@ -45,7 +53,29 @@ impl EventKind {
             Self::LiveJoin => 2.0,
             Self::QuestionAsked => 1.5,
             Self::QuestionUpvoted | Self::PollVoted => 1.0,
+            Self::LessonStart | Self::SearchClick => 1.5,
+            Self::LessonComplete => 3.0,
+            Self::WishlistAdd => 2.5,
         }
+    }
+
+    /// Whether the event is about a lesson (its detail is the lesson id).
+    pub fn is_lesson(self) -> bool {
+        matches!(self, Self::LessonStart | Self::LessonComplete)
+    }
+
+    /// Whether clients may report this kind through `POST /events`. Purchases, enrolments,
+    /// reviews and live activity are recorded by the server where they happen, so a client can
+    /// never forge them.
+    pub fn client_reportable(self) -> bool {
+        matches!(
+            self,
+            Self::CourseView
+                | Self::LessonStart
+                | Self::LessonComplete
+                | Self::SearchClick
+                | Self::WishlistAdd
+        )
     }
 }
 
@@ -65,6 +95,8 @@ pub struct EventRow {
     pub weight: f64,
     /// When it happened (UTC).
     pub occurred_at: chrono::NaiveDateTime,
+    /// What it was about beyond the course: a lesson id or a search query.
+    pub detail: Option<String>,
 }
 
 /// Appends one event.
@@ -83,9 +115,21 @@ pub fn record(
             kind: kind.as_str().to_owned(),
             weight,
             occurred_at: db::now(),
+            detail: None,
         })
         .execute(conn)
         .map(|_| ())
+}
+
+/// Appends events already built (by the ingestion of client reports). One statement per row:
+/// multi-row inserts do not compile through the multi-backend connection, and a batch is small.
+pub fn record_all(conn: &mut DbConnection, rows: &[EventRow]) -> QueryResult<()> {
+    for row in rows {
+        diesel::insert_into(behavior_events::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// A user's events, oldest first; for the recommender and tests.

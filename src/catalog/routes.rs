@@ -21,6 +21,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ErrorBody};
 use crate::money::MoneyView;
 use crate::pagination::{Page, PageQuery};
+use crate::recommend::service::Recommendations;
 
 /// Tells "field absent" (`None`) from "field is null" (`Some(None)`) in PATCH bodies.
 fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -558,7 +559,7 @@ pub async fn submit_course(
     change_status(db, user, path.into_inner(), Transition::Submit, None).await
 }
 
-/// Publishes a course in review (admins).
+/// Publishes a course in review (admins); it is recommendable at once.
 #[utoipa::path(post, path = "/api/v1/courses/{id}/approve", tag = "catalog",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Course id")),
@@ -571,10 +572,15 @@ pub async fn submit_course(
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn approve_course(
     db: web::Data<Db>,
+    recs: web::Data<Recommendations>,
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    change_status(db, user, path.into_inner(), Transition::Approve, None).await
+    let id = path.into_inner();
+    let published = change_status(db, user, id.clone(), Transition::Approve, None).await?;
+    // Recommendable at once, from its content; the next refit adds what learners do with it.
+    recs.published(&id).await;
+    Ok(published)
 }
 
 /// Sends a course in review back to draft with a reason its instructor sees (admins).
@@ -621,10 +627,14 @@ pub async fn reject_course(
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn archive_course(
     db: web::Data<Db>,
+    recs: web::Data<Recommendations>,
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    change_status(db, user, path.into_inner(), Transition::Archive, None).await
+    let id = path.into_inner();
+    let archived = change_status(db, user, id.clone(), Transition::Archive, None).await?;
+    recs.retired(&id).await;
+    Ok(archived)
 }
 
 /// Searches published courses. Every word of `q` must occur in the title or description.

@@ -723,6 +723,47 @@ fn load_visible(
     Ok((course, entitled, can_manage))
 }
 
+/// What a viewer may do with a course they may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// Holds an active entitlement.
+    pub entitled: bool,
+    /// Teaches it.
+    pub teaches: bool,
+    /// Teaches it or is an admin.
+    pub manages: bool,
+}
+
+/// The viewer's access to a course, or "not found" when they may not see it at all (the same
+/// answer `GET /courses/{id}` gives, so other features cannot leak drafts).
+pub fn access(
+    conn: &mut DbConnection,
+    viewer: Option<&AuthUser>,
+    course_id: &str,
+) -> Result<Access, CatalogError> {
+    let (course, entitled, manages) = load_visible(conn, viewer, course_id)?;
+    Ok(Access {
+        entitled,
+        teaches: viewer.is_some_and(|u| u.id == course.instructor_id),
+        manages,
+    })
+}
+
+/// Cards of the published courses among `ids`, in the order of `ids`; others are left out.
+/// For lists computed elsewhere (recommendations) that must never show a draft or an archived
+/// course, whatever their source believed.
+pub fn published_cards(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Vec<CourseCard>, CatalogError> {
+    let rows = store::published_among(conn, ids)?;
+    let mut by_id: HashMap<String, CourseCard> = cards(conn, rows)?
+        .into_iter()
+        .map(|c| (c.course.id.clone(), c))
+        .collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
 /// The detail of a course for `viewer`. A signed-in viewer's visit is recorded as a
 /// `course_view` event, best effort: a failure to record is logged, not returned.
 pub fn course_detail(

@@ -171,6 +171,24 @@ pub fn find_course(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Cour
         .optional()
 }
 
+/// The published courses among `ids`, in no particular order.
+pub fn published_among(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<CourseRow>> {
+    courses::table
+        .filter(courses::id.eq_any(ids))
+        .filter(courses::status.eq("published"))
+        .select(CourseRow::as_select())
+        .load(conn)
+}
+
+/// The lesson with this id, whatever its course.
+pub fn find_lesson(conn: &mut DbConnection, id: &str) -> QueryResult<Option<LessonRow>> {
+    lessons::table
+        .find(id)
+        .select(LessonRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// The course `instructor_id` titled `title`, if any: the natural key the demo seed uses.
 pub fn find_course_by_title(
     conn: &mut DbConnection,

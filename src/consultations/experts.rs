@@ -747,6 +747,21 @@ fn cards(conn: &mut DbConnection, rows: Vec<ProfileRow>) -> Result<Vec<ExpertCar
         .collect())
 }
 
+/// Cards of published profiles, at most `limit`, most recently updated first: the candidates
+/// the recommender ranks.
+pub fn published_cards(
+    conn: &mut DbConnection,
+    limit: i64,
+) -> Result<Vec<ExpertCard>, ExpertError> {
+    let rows = expert_profiles::table
+        .filter(expert_profiles::published.eq(true))
+        .order(expert_profiles::updated_at.desc())
+        .limit(limit)
+        .select(ProfileRow::as_select())
+        .load(conn)?;
+    cards(conn, rows)
+}
+
 /// The card of one profile.
 fn card(conn: &mut DbConnection, row: ProfileRow) -> Result<ExpertCard, ExpertError> {
     cards(conn, vec![row])?

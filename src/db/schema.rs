@@ -104,6 +104,15 @@ diesel::table! {
         kind -> Text,
         weight -> Double,
         occurred_at -> Timestamp,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    recommendation_dismissals (user_id, course_id) {
+        user_id -> Text,
+        course_id -> Text,
+        dismissed_at -> Timestamp,
     }
 }
 
@@ -461,6 +470,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     entitlements,
     reviews,
     behavior_events,
+    recommendation_dismissals,
     orders,
     state_transitions,
     idempotency_keys,

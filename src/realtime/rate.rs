@@ -1,5 +1,6 @@
-//! A token bucket per connection: `burst` commands at once, refilled at `per_sec`; a command
-//! without a token is answered with a `rate_limited` error instead of reaching a room.
+//! A token bucket: `burst` commands at once, refilled at `per_sec`. Each WebSocket connection
+//! has one (a command without a token is answered with a `rate_limited` error instead of
+//! reaching a room), and so does each user reporting behaviour events.
 
 use std::time::{Duration, Instant};
 
@@ -24,16 +25,30 @@ impl TokenBucket {
         }
     }
 
+    /// When a token was last asked for: a bucket idle long enough is full again.
+    pub fn last_use(&self) -> Instant {
+        self.last
+    }
+
     /// Takes one token at `now`; `Err(wait)` when none is left.
     pub fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        self.take_n(1, now)
+    }
+
+    /// Takes `n` tokens at once (a batch costs what its items cost), or none: `Err(wait)` says
+    /// how long until `n` are there. A batch larger than the burst can never pass.
+    pub fn take_n(&mut self, n: u32, now: Instant) -> Result<(), Duration> {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.per_sec).min(self.capacity);
         self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        let wanted = f64::from(n);
+        if self.tokens >= wanted {
+            self.tokens -= wanted;
             Ok(())
-        } else if self.per_sec > 0.0 {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.per_sec))
+        } else if self.per_sec > 0.0 && wanted <= self.capacity {
+            Err(Duration::from_secs_f64(
+                (wanted - self.tokens) / self.per_sec,
+            ))
         } else {
             Err(Duration::MAX)
         }
@@ -57,5 +72,20 @@ mod tests {
         let later = t0 + Duration::from_secs(60);
         assert!((0..3).all(|_| b.take(later).is_ok()));
         assert!(b.take(later).is_err());
+    }
+
+    #[test]
+    fn batches_take_all_or_nothing() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(10, 5, t0);
+        assert!(b.take_n(8, t0).is_ok());
+        // Two left: a batch of three waits for one more token, and takes nothing meanwhile.
+        assert_eq!(b.take_n(3, t0).unwrap_err(), Duration::from_millis(200));
+        assert!(b.take_n(2, t0).is_ok());
+        // More than the burst can never pass.
+        assert_eq!(
+            b.take_n(11, t0 + Duration::from_secs(60)),
+            Err(Duration::MAX)
+        );
     }
 }

@@ -1,7 +1,26 @@
-//! Recommendations: the model (item vectors from content and behaviour, time-decayed user
-//! vectors), the HNSW index they are searched in, and the offline evaluation that measures
-//! both against baselines on MovieLens-format data.
+//! Recommendations: behaviour events in, ranked courses and experts out, each with a reason;
+//! and the offline evaluation that measures the model against baselines.
+//!
+//! - `ingest`: client-reported behaviour (`POST /events`), validated and rate limited.
+//! - `profile`: what one user did, owns and dismissed, read fresh per request.
+//! - `corpus`: what a refit reads from the database.
+//! - `model` and `index`: item and user vectors, and the HNSW index over them.
+//! - `snapshot`: one generation of model + index + popular lists, and the queries on it.
+//! - `rank`: diversity and reasons, as plain functions.
+//! - `experts`: experts placed among the courses and ranked for a learner.
+//! - `actor`: the one writer of the current snapshot (cold starts, background refits).
+//! - `service` and `routes`: the endpoints.
+//! - `eval`: leave-last-out evaluation on MovieLens-format data.
 
+pub mod actor;
+pub mod corpus;
 pub mod eval;
+pub mod experts;
 pub mod index;
+pub mod ingest;
 pub mod model;
+pub mod profile;
+pub mod rank;
+pub mod routes;
+pub mod service;
+pub mod snapshot;

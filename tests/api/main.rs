@@ -16,3 +16,4 @@ mod live_room;
 mod ops;
 mod questions;
 mod realtime;
+mod recommendations;

@@ -195,6 +195,7 @@ fn summary(label: &str, mut took: Vec<u64>) {
 
 #[actix_web::main]
 async fn main() {
+    lyceum::telemetry::init_tracing();
     let items = env_or("LYCEUM_BENCH_ITEMS", 100_000).max(TAGS);
     let users = env_or("LYCEUM_BENCH_USERS", 20_000);
     let clients = env_or("LYCEUM_BENCH_CONCURRENCY", 4).max(1);
@@ -281,4 +282,23 @@ async fn main() {
     );
     println!("refit: {report}");
     summary("during the refit", during);
+    // Where the time goes: the in-memory part of each query, as the server measured it.
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in metrics.lines().filter(|l| {
+        l.starts_with("recommend_query_duration_seconds_sum")
+            || l.starts_with("recommend_query_duration_seconds_count")
+            || l.starts_with("http_request_duration_seconds_sum")
+            || l.starts_with("http_request_duration_seconds_count")
+    }) {
+        if line.contains("recommend") || line.contains("similar") {
+            println!("{line}");
+        }
+    }
 }

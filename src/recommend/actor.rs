@@ -79,6 +79,12 @@ pub async fn refit(
     let started = Instant::now();
     let corpus = db.run(|c| corpus::load(c).map_err(DbError::from)).await?;
     let (items, interactions) = (corpus.courses.len(), corpus.interactions.len());
+    tracing::info!(
+        items,
+        interactions,
+        read_ms = started.elapsed().as_millis() as u64,
+        "recommendation corpus read"
+    );
     let (tx, rx) = oneshot::channel();
     let (params, threads, now) = (policy.params.clone(), policy.threads, clock.now());
     std::thread::Builder::new()

@@ -123,7 +123,9 @@ impl Snapshot {
         now: NaiveDateTime,
     ) -> Self {
         let n = corpus.courses.len();
+        let started = std::time::Instant::now();
         let collaborative = model::fit_collaborative(n, &corpus.interactions, &params);
+        let fitted = started.elapsed();
         let support = supports(n, &corpus.interactions);
         let vectors = corpus
             .courses
@@ -137,6 +139,12 @@ impl Snapshot {
             })
             .collect();
         let index = Index::build(vectors, index_params, threads);
+        tracing::info!(
+            items = n,
+            fit_ms = fitted.as_millis() as u64,
+            index_ms = (started.elapsed() - fitted).as_millis() as u64,
+            "recommendation model fitted and indexed"
+        );
         let (popular, trending) = lists(n, &corpus.interactions, now.and_utc().timestamp());
         let items: Vec<Arc<Item>> = corpus
             .courses

@@ -599,9 +599,9 @@ mod tests {
         let m = &report.models;
         assert_eq!(report.dataset.evaluated_users, 120);
         assert!(m.exact.hr10_full > m.popularity.hr10_full + 0.3, "{m:?}");
-        // Beyond its own group every item scores about the same, so recall@10 means little
-        // here (the index tests measure it); the retrieved held-out items must agree.
-        assert!((m.hnsw.hr10_full - m.exact.hr10_full).abs() < 0.05, "{m:?}");
+        // 60 items are below `exact_below`, so this checks the plumbing of the hnsw model, not
+        // the graph (the index tests measure recall).
+        assert_eq!(m.hnsw.hr10_full, m.exact.hr10_full, "{m:?}");
         let json = serde_json::to_value(&report).map_err(|e| e.to_string());
         let Ok(json) = json else { panic!("{json:?}") };
         for model in ["popularity", "item_knn", "exact", "hnsw"] {

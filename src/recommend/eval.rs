@@ -545,6 +545,15 @@ mod tests {
     }
 
     #[test]
+    fn item_knn_sums_cosines_of_user_sets() {
+        let cooc = Cooccurrence::from_baskets(3, &[vec![0, 1], vec![0, 1, 2]]);
+        let scores = item_knn_scores(&cooc, &[0]);
+        // cos(0, 1) = 2 / √(2·2); cos(0, 2) = 1 / √(2·1).
+        assert_eq!(scores[0], 0.0);
+        assert!((scores[1] - 1.0).abs() < 1e-6 && (scores[2] - 0.5f32.sqrt()).abs() < 1e-6);
+    }
+
+    #[test]
     fn ranks_break_ties_by_item() {
         let scores = [0.5, 0.9, 0.5, 0.1];
         assert_eq!(

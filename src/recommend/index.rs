@@ -288,6 +288,28 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_index_takes_inserts_while_it_is_searched() {
+        let index = Index::build(Vec::new(), &graph_only(), 1);
+        assert!(index.search(&[1.0; 8], 5, |_| true).is_empty());
+        let items = random_items(400, 8, 6);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for (item, v) in items.iter().cloned() {
+                    index.insert(item, v);
+                }
+            });
+            scope.spawn(|| {
+                for (_, q) in items.iter().take(200) {
+                    assert!(index.search(q, 5, |_| true).len() <= 5);
+                }
+            });
+        });
+        assert_eq!(index.len(), 400);
+        let (item, q) = &items[123];
+        assert_eq!(index.search(q, 1, |_| true)[0].0, *item);
+    }
+
+    #[test]
     fn reinserting_an_item_updates_its_vector() {
         let index = Index::build(
             vec![(1, vec![1.0, 0.0]), (2, vec![0.0, 1.0])],

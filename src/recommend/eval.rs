@@ -545,6 +545,15 @@ mod tests {
     }
 
     #[test]
+    fn item_knn_sums_cosines_of_user_sets() {
+        let cooc = Cooccurrence::from_baskets(3, &[vec![0, 1], vec![0, 1, 2]]);
+        let scores = item_knn_scores(&cooc, &[0]);
+        // cos(0, 1) = 2 / √(2·2); cos(0, 2) = 1 / √(2·1).
+        assert_eq!(scores[0], 0.0);
+        assert!((scores[1] - 1.0).abs() < 1e-6 && (scores[2] - 0.5f32.sqrt()).abs() < 1e-6);
+    }
+
+    #[test]
     fn ranks_break_ties_by_item() {
         let scores = [0.5, 0.9, 0.5, 0.1];
         assert_eq!(
@@ -599,9 +608,9 @@ mod tests {
         let m = &report.models;
         assert_eq!(report.dataset.evaluated_users, 120);
         assert!(m.exact.hr10_full > m.popularity.hr10_full + 0.3, "{m:?}");
-        // Beyond its own group every item scores about the same, so recall@10 means little
-        // here (the index tests measure it); the retrieved held-out items must agree.
-        assert!((m.hnsw.hr10_full - m.exact.hr10_full).abs() < 0.05, "{m:?}");
+        // 60 items are below `exact_below`, so this checks the plumbing of the hnsw model, not
+        // the graph (the index tests measure recall).
+        assert_eq!(m.hnsw.hr10_full, m.exact.hr10_full, "{m:?}");
         let json = serde_json::to_value(&report).map_err(|e| e.to_string());
         let Ok(json) = json else { panic!("{json:?}") };
         for model in ["popularity", "item_knn", "exact", "hnsw"] {

@@ -207,12 +207,15 @@ pub fn positive_baskets(
     baskets
 }
 
-/// How many users have a positive interaction with each item: the `support` that decides how
-/// much an item's vector trusts behaviour over content.
+/// How many users have a positive interaction with each item (baskets as
+/// `positive_baskets` makes them; items outside `0..n_items` ignored): the `support` that
+/// decides how much an item's vector trusts behaviour over content.
 pub fn support_counts(n_items: usize, baskets: &[Vec<u32>]) -> Vec<usize> {
     let mut support = vec![0; n_items];
     for &item in baskets.iter().flatten() {
-        support[item as usize] += 1;
+        if let Some(s) = support.get_mut(item as usize) {
+            *s += 1;
+        }
     }
     support
 }
@@ -227,9 +230,19 @@ pub struct Cooccurrence {
 }
 
 impl Cooccurrence {
-    /// Counts co-occurrences over baskets of distinct items in `0..n_items`. Costs the sum of
-    /// the squared basket sizes, which `ModelParams::max_items_per_user` bounds.
+    /// Counts co-occurrences over baskets of distinct items (as `positive_baskets` makes
+    /// them); items outside `0..n_items` are ignored. Costs the sum of the squared basket
+    /// sizes, which `ModelParams::max_items_per_user` bounds.
     pub fn from_baskets(n_items: usize, baskets: &[Vec<u32>]) -> Cooccurrence {
+        let baskets: Vec<Vec<u32>> = baskets
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .copied()
+                    .filter(|&i| (i as usize) < n_items)
+                    .collect()
+            })
+            .collect();
         let mut baskets_of = vec![Vec::new(); n_items];
         let mut users = vec![0.0f32; n_items];
         for (b, basket) in baskets.iter().enumerate() {
@@ -677,7 +690,7 @@ mod tests {
 
     #[test]
     fn cooccurrence_counts_pairs_of_a_basket() {
-        let c = Cooccurrence::from_baskets(3, &[vec![0, 1], vec![0, 1, 2]]);
+        let c = Cooccurrence::from_baskets(3, &[vec![0, 1], vec![0, 1, 2, 7]]);
         assert_eq!(c.row(0), &[(1, 2.0), (2, 1.0)]);
         assert_eq!(c.users(0), 2.0);
         assert_eq!(c.row(2), &[(0, 1.0), (1, 1.0)]);

@@ -4,9 +4,10 @@
 //! (`LYCEUM_BENCH_ITEMS`, default 100,000 courses in 200 tag clusters by 1,000 instructors) and
 //! behaviour (`LYCEUM_BENCH_USERS`, default 20,000 learners with 20 events each inside their
 //! cluster), starts the server (which builds the index from the database), then measures
-//! `GET /recommendations` and `GET /courses/{id}/similar` from `LYCEUM_BENCH_CONCURRENCY`
-//! (default 4) clients: first on a quiet server, then while an admin-triggered refit runs with
-//! the default of one refit thread. Prints the build times and both latency distributions.
+//! `GET /recommendations` and `GET /courses/{id}/similar` at `LYCEUM_BENCH_RATE` requests per
+//! second (default 200, alternating, open model over `LYCEUM_BENCH_CONCURRENCY` = 8 clients):
+//! first for 10 s on a quiet server, then while an admin-triggered refit runs with the default
+//! refit threads. Prints the build times and both latency distributions.
 
 use std::time::{Duration, Instant};
 
@@ -144,19 +145,25 @@ async fn login(client: &reqwest::Client, base: &str, email: &str) -> String {
     body["access_token"].as_str().expect("token").to_owned()
 }
 
-/// Requests from `clients` loops until `stop` says so; latencies in microseconds.
+/// Requests at `rate` per second in all, spread over `clients` loops, until `stop` says so.
+/// Each request has an intended send time on a fixed schedule and its latency counts from
+/// then, so a stalled server is charged for the requests it delayed (no coordinated omission).
+/// Latencies in microseconds.
 async fn load(
     client: &reqwest::Client,
     base: &str,
     token: &str,
     items: usize,
-    clients: usize,
+    (clients, rate): (usize, usize),
     stop: impl Fn() -> bool + Copy,
 ) -> Vec<u64> {
+    let interval = Duration::from_secs_f64(clients as f64 / rate.max(1) as f64);
     let loops = (0..clients).map(|c| async move {
         let mut rng = Lcg(c as u64 + 7);
         let mut took = Vec::new();
+        let mut due = Instant::now() + interval.mul_f64(c as f64 / clients as f64);
         while !stop() {
+            tokio::time::sleep_until(due.into()).await;
             let url = if took.len() % 2 == 0 {
                 format!("{base}/api/v1/recommendations?limit=10")
             } else {
@@ -165,7 +172,6 @@ async fn load(
                     course_id(rng.below(items))
                 )
             };
-            let started = Instant::now();
             let resp = client
                 .get(url)
                 .bearer_auth(token)
@@ -174,7 +180,8 @@ async fn load(
                 .expect("request");
             assert!(resp.status().is_success(), "{}", resp.status());
             let _ = resp.bytes().await;
-            took.push(started.elapsed().as_micros() as u64);
+            took.push(due.elapsed().as_micros() as u64);
+            due += interval;
         }
         took
     });
@@ -198,7 +205,8 @@ async fn main() {
     lyceum::telemetry::init_tracing();
     let items = env_or("LYCEUM_BENCH_ITEMS", 100_000).max(TAGS);
     let users = env_or("LYCEUM_BENCH_USERS", 20_000);
-    let clients = env_or("LYCEUM_BENCH_CONCURRENCY", 4).max(1);
+    let clients = env_or("LYCEUM_BENCH_CONCURRENCY", 8).max(1);
+    let rate = env_or("LYCEUM_BENCH_RATE", 200);
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let data_dir = dir.path().display().to_string();
@@ -254,7 +262,7 @@ async fn main() {
     assert!(resp.status().is_success());
 
     let quiet_until = Instant::now() + Duration::from_secs(10);
-    let quiet = load(&client, &base, &learner, items, clients, || {
+    let quiet = load(&client, &base, &learner, items, (clients, rate), || {
         Instant::now() >= quiet_until
     })
     .await;
@@ -276,7 +284,7 @@ async fn main() {
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
             report
         },
-        load(&client, &base, &learner, items, clients, || {
+        load(&client, &base, &learner, items, (clients, rate), || {
             done.load(std::sync::atomic::Ordering::SeqCst)
         })
     );

@@ -156,7 +156,8 @@ pub struct Settings {
     /// How often the recommender checks the event volume and catches up with courses other
     /// nodes published (`LYCEUM_RECOMMEND_CHECK_SECS`).
     pub recommend_check_every: Duration,
-    /// Threads a refit may use; the rest serve requests (`LYCEUM_RECOMMEND_REBUILD_THREADS`).
+    /// Threads a refit may use, at the lowest priority so requests always come first
+    /// (`LYCEUM_RECOMMEND_REBUILD_THREADS`, default the number of cores).
     pub recommend_rebuild_threads: usize,
     /// Behaviour events a user may report at once (`LYCEUM_EVENTS_BURST`).
     pub events_burst: u32,
@@ -313,7 +314,7 @@ impl Settings {
             recommend_rebuild_threads: parse::<usize>(
                 &var,
                 "LYCEUM_RECOMMEND_REBUILD_THREADS",
-                Some(1),
+                std::thread::available_parallelism().ok().map(|n| n.get()),
             )?
             .max(1),
             events_burst: parse::<u32>(&var, "LYCEUM_EVENTS_BURST", Some(60))?.max(1),

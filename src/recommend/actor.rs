@@ -90,6 +90,7 @@ pub async fn refit(
     std::thread::Builder::new()
         .name("recommend-refit".into())
         .spawn(move || {
+            super::priority::lower_this_thread();
             let snapshot = Snapshot::build(
                 corpus,
                 params,
@@ -116,6 +117,24 @@ fn record_metrics(snapshot: &Snapshot, took: Duration, clock: &SharedClock) {
     metrics::gauge!("recommend_last_rebuild_timestamp_seconds").set(clock.now().timestamp() as f64);
     metrics::counter!("recommend_rebuilds_total").increment(1);
     metrics::gauge!("recommend_index_items").set(snapshot.len() as f64);
+}
+
+/// Drops a replaced snapshot on a thread of its own once no request holds it any more. Freeing
+/// a 100k-item graph takes a noticeable moment, which must not land on the actor or on the
+/// request that happened to hold the last reference.
+fn reap(old: Arc<Snapshot>) {
+    let spawned = std::thread::Builder::new()
+        .name("recommend-reaper".into())
+        .spawn(move || {
+            // Nobody can obtain it after the swap, so the count only goes down.
+            while Arc::strong_count(&old) > 1 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            drop(old);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no reaper thread; the old snapshot is freed where it falls");
+    }
 }
 
 /// The actor; see the module doc.
@@ -166,7 +185,7 @@ impl Recommender {
                             snapshot = next;
                         }
                     }
-                    act.cell.store(Arc::new(snapshot));
+                    reap(act.cell.swap(Arc::new(snapshot)));
                     metrics::gauge!("recommend_index_items").set(act.cell.load().len() as f64);
                     tracing::info!(?report, "recommender refitted");
                     Ok(report)
@@ -192,7 +211,7 @@ impl Recommender {
             self.meanwhile.push(change);
         }
         if let Some(next) = next {
-            self.cell.store(Arc::new(next));
+            reap(self.cell.swap(Arc::new(next)));
             metrics::gauge!("recommend_index_items").set(self.cell.load().len() as f64);
         }
     }

@@ -54,7 +54,7 @@ pub struct Index {
 
 impl Index {
     /// Builds the index using at most `threads` threads: a dedicated rayon pool, never the
-    /// global one, so a rebuild on 2 cores leaves a core for HTTP. Zero or non-finite vectors
+    /// global one, its threads at the lowest priority so requests keep their cores. Zero or non-finite vectors
     /// are skipped (they have no direction to search by). With one thread, or if the pool
     /// cannot be created, it inserts on the calling thread.
     pub fn build(items: Vec<(u32, Vec<f32>)>, params: &IndexParams, threads: usize) -> Index {
@@ -82,6 +82,7 @@ impl Index {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
                     .thread_name(|i| format!("hnsw-build-{i}"))
+                    .start_handler(|_| super::priority::lower_this_thread())
                     .build()
             })
             .transpose();

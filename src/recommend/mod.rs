@@ -8,7 +8,8 @@
 //! - `snapshot`: one generation of model + index + popular lists, and the queries on it.
 //! - `rank`: diversity and reasons, as plain functions.
 //! - `experts`: experts placed among the courses and ranked for a learner.
-//! - `actor`: the one writer of the current snapshot (cold starts, background refits).
+//! - `actor`: the one writer of the current snapshot (cold starts, background refits), and
+//!   `priority`: refits yield the CPU to requests.
 //! - `service` and `routes`: the endpoints.
 //! - `eval`: leave-last-out evaluation on MovieLens-format data.
 
@@ -19,6 +20,7 @@ pub mod experts;
 pub mod index;
 pub mod ingest;
 pub mod model;
+pub mod priority;
 pub mod profile;
 pub mod rank;
 pub mod routes;

@@ -255,9 +255,6 @@ impl Application {
     }
 }
 
-/// Runs the consultation sweep (unpaid bookings, no-shows, unsettled sessions; paid questions
-/// past their deadline; unlocks a crash left uncaptured) through the order actor every
-/// `every`, judged by `clock`.
 /// Builds the first snapshot from the database (the server answers only once it is there, so
 /// recommendations never start from an empty index), then starts the actor that keeps it fresh.
 async fn start_recommender(
@@ -290,6 +287,9 @@ async fn start_recommender(
     })
 }
 
+/// Runs the consultation sweep (unpaid bookings, no-shows, unsettled sessions; paid questions
+/// past their deadline; unlocks a crash left uncaptured) through the order actor every
+/// `every`, judged by `clock`.
 async fn consult_sweep(
     orders: actix::Addr<OrderActor>,
     cfg: Arc<ConsultConfig>,

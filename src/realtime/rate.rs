@@ -25,6 +25,20 @@ impl TokenBucket {
         }
     }
 
+    /// A full bucket of `burst` tokens refilled at `per_minute` per minute (not rounded to
+    /// whole tokens per second).
+    pub fn per_minute(burst: u32, per_minute: u32, now: Instant) -> Self {
+        Self {
+            per_sec: f64::from(per_minute) / 60.0,
+            ..Self::new(burst, 0, now)
+        }
+    }
+
+    /// Puts `n` tokens back (never above the burst).
+    pub fn give_back(&mut self, n: u32) {
+        self.tokens = (self.tokens + f64::from(n)).min(self.capacity);
+    }
+
     /// When a token was last asked for: a bucket idle long enough is full again.
     pub fn last_use(&self) -> Instant {
         self.last

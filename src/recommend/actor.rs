@@ -77,6 +77,8 @@ pub async fn refit(
     clock: &SharedClock,
 ) -> Result<(Snapshot, RefitReport), RefitError> {
     let started = Instant::now();
+    // Dated before the read, so an event recorded during it counts towards the next refit.
+    let now = clock.now();
     let corpus = db.run(|c| corpus::load(c).map_err(DbError::from)).await?;
     let (items, interactions) = (corpus.courses.len(), corpus.interactions.len());
     tracing::info!(
@@ -86,7 +88,7 @@ pub async fn refit(
         "recommendation corpus read"
     );
     let (tx, rx) = oneshot::channel();
-    let (params, threads, now) = (policy.params.clone(), policy.threads, clock.now());
+    let (params, threads) = (policy.params.clone(), policy.threads);
     std::thread::Builder::new()
         .name("recommend-refit".into())
         .spawn(move || {
@@ -149,6 +151,9 @@ pub struct Recommender {
     meanwhile: Vec<Change>,
     /// Events reported to this node since the last refit started.
     observed: u64,
+    /// Courses archived while this actor ran: archiving is final, so a cold start whose read
+    /// raced the archive must not bring one back.
+    archived: HashSet<String>,
     last_refit: Instant,
 }
 
@@ -164,6 +169,7 @@ impl Recommender {
             waiting: None,
             meanwhile: Vec::new(),
             observed: 0,
+            archived: HashSet::new(),
             last_refit: Instant::now(),
         }
     }
@@ -206,6 +212,13 @@ impl Recommender {
     /// Publishes the successor a catalog change makes (if it changes anything), and keeps the
     /// change for the refit under way, if any.
     fn apply(&mut self, change: Change) {
+        match &change {
+            Change::Retired(id) => {
+                self.archived.insert(id.clone());
+            }
+            Change::Published(course) if self.archived.contains(&course.id) => return,
+            Change::Published(_) => {}
+        }
         let next = change.apply(&self.cell.load());
         if self.waiting.is_some() {
             self.meanwhile.push(change);
@@ -219,7 +232,10 @@ impl Recommender {
     /// Counts the log and catches up with courses published elsewhere.
     fn check(&mut self, ctx: &mut Context<Self>) {
         let db = self.db.clone();
-        let since = self.cell.load().built_at();
+        // Judged against the snapshot from before the query: a course published while the
+        // query ran is in the current snapshot but maybe not in the list, and is not gone.
+        let before = self.cell.load_full();
+        let since = before.built_at();
         let work = async move {
             db.run(move |c| {
                 let events = corpus::events_since(c, since)?;
@@ -228,7 +244,7 @@ impl Recommender {
             })
             .await
         };
-        ctx.spawn(work.into_actor(self).map(|result, act, ctx| {
+        ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
             let (events, published) = match result {
                 Ok(found) => found,
                 Err(e) => {
@@ -236,19 +252,18 @@ impl Recommender {
                     return;
                 }
             };
-            let snapshot = act.cell.load();
             let live: HashSet<&str> = published.iter().map(String::as_str).collect();
-            let gone: Vec<String> = snapshot
+            let gone: Vec<String> = before
                 .course_ids()
-                .filter(|id| !live.contains(id) && !snapshot.is_retired(id))
+                .filter(|id| !live.contains(id) && !before.is_retired(id))
                 .map(str::to_owned)
                 .collect();
-            for id in published.iter().filter(|id| !snapshot.contains(id)) {
+            let current = act.cell.load_full();
+            for id in published.iter().filter(|id| !current.contains(id)) {
                 ctx.notify(CoursePublished {
                     course_id: id.clone(),
                 });
             }
-            drop(snapshot);
             for id in gone {
                 act.apply(Change::Retired(id));
             }

@@ -211,10 +211,21 @@ pub fn taught_by(
     Ok(by)
 }
 
-/// Events recorded after `since`: the volume that decides when to refit.
+/// Events recorded (not dated: clients may backdate) after `since`: the volume that decides
+/// when to refit. Event ids are UUIDv7, whose text sorts by the time they were made.
 pub fn events_since(conn: &mut DbConnection, since: NaiveDateTime) -> QueryResult<i64> {
     behavior_events::table
-        .filter(behavior_events::occurred_at.gt(since))
+        .filter(behavior_events::id.ge(first_v7_at(since)))
         .count()
         .get_result(conn)
+}
+
+/// The smallest UUIDv7 text made at `at` (its first 48 bits are the Unix time in ms).
+fn first_v7_at(at: NaiveDateTime) -> String {
+    let ms = u64::try_from(at.and_utc().timestamp_millis()).unwrap_or(0);
+    format!(
+        "{:08x}-{:04x}-7000-8000-000000000000",
+        ms >> 16,
+        ms & 0xffff
+    )
 }

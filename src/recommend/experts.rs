@@ -1,8 +1,8 @@
 //! Experts for a learner: each expert is placed in the courses' vector space by what they
 //! teach (their published courses' vectors) and what their profile says (tags, language,
 //! headline and bio through the content featuriser), then ranked by closeness to the learner's
-//! taste. Without history, experts in the learner's interests come first, then those whose
-//! courses are popular.
+//! taste. Without history, experts sharing the learner's interests come first, then those who
+//! teach courses here.
 
 use std::collections::HashMap;
 
@@ -115,6 +115,6 @@ fn reason(c: &Candidate, touched: &HashMap<&str, &str>, interests: &[String]) ->
     } else if !c.courses.is_empty() {
         Reason::teaches(c.courses.len())
     } else {
-        Reason::popular()
+        Reason::consults()
     }
 }

@@ -216,7 +216,7 @@ fn at_index(i: usize, e: CatalogError) -> CatalogError {
 /// still bounds a client to the limit times the number of nodes).
 pub struct EventThrottle {
     burst: u32,
-    per_sec: u32,
+    per_minute: u32,
     // A std mutex: never held across an await; each critical section is a map lookup.
     buckets: Mutex<HashMap<String, TokenBucket>>,
 }
@@ -229,8 +229,22 @@ impl EventThrottle {
     pub fn new(burst: u32, per_minute: u32) -> Self {
         Self {
             burst,
-            per_sec: per_minute.div_ceil(60),
+            per_minute,
             buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The most events one request can ever carry under this budget.
+    pub fn burst(&self) -> usize {
+        self.burst as usize
+    }
+
+    /// Returns `n` events to `user`'s budget: a batch refused after [`Self::take`] stored
+    /// nothing and should cost nothing.
+    pub fn give_back(&self, user: &str, n: usize) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bucket) = buckets.get_mut(user) {
+            bucket.give_back(u32::try_from(n).unwrap_or(u32::MAX));
         }
     }
 
@@ -240,12 +254,13 @@ impl EventThrottle {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() > PRUNE_ABOVE {
             // A bucket idle for a full refill is full again: forgetting it changes nothing.
-            let full_after = Duration::from_secs(u64::from(self.burst / self.per_sec.max(1)) + 1);
+            let refill_secs = u64::from(self.burst) * 60 / u64::from(self.per_minute.max(1));
+            let full_after = Duration::from_secs(refill_secs + 1);
             buckets.retain(|_, b| now.saturating_duration_since(b.last_use()) < full_after);
         }
         buckets
             .entry(user.to_owned())
-            .or_insert_with(|| TokenBucket::new(self.burst, self.per_sec, now))
+            .or_insert_with(|| TokenBucket::per_minute(self.burst, self.per_minute, now))
             .take_n(n, now)
     }
 }
@@ -382,5 +397,16 @@ mod tests {
         assert_eq!(t.take("a", 2, t0), Err(Duration::from_secs(2)));
         assert!(t.take("b", 10, t0).is_ok());
         assert!(t.take("a", 1, t0 + Duration::from_secs(1)).is_ok());
+        // A refused batch gives its tokens back.
+        t.give_back("b", 4);
+        assert!(t.take("b", 4, t0).is_ok());
+    }
+
+    #[test]
+    fn a_per_minute_rate_is_not_rounded_to_whole_seconds() {
+        let t = EventThrottle::new(1, 30);
+        let t0 = Instant::now();
+        assert!(t.take("a", 1, t0).is_ok());
+        assert_eq!(t.take("a", 1, t0), Err(Duration::from_secs(2)));
     }
 }

@@ -112,7 +112,7 @@ pub fn diversify<'a, T: Copy>(
 pub struct Reason {
     /// `similar` (to a course the user touched), `interest` (a tag they follow), `popular`,
     /// `trending`, `new`, `also_taken` (learners of this course took that one),
-    /// `same_instructor`, or for experts `teaches`.
+    /// `same_instructor`, or for experts `teaches`, `interest` and `consults`.
     pub kind: &'static str,
     /// One short sentence.
     pub text: String,
@@ -232,6 +232,16 @@ impl Reason {
             text: format!("An expert in {tag}, which you follow"),
             course_id: None,
             tag: Some(tag.to_owned()),
+        }
+    }
+
+    /// An expert with nothing more specific to say for them.
+    pub fn consults() -> Self {
+        Self {
+            kind: "consults",
+            text: "Offers one-to-one consultations".into(),
+            course_id: None,
+            tag: None,
         }
     }
 

@@ -127,13 +127,28 @@ pub async fn report_events(
     body: web::Json<EventBatch>,
 ) -> Result<HttpResponse, ApiError> {
     let reported = ingest::parse(&body, recs.now()).map_err(ApiError::Validation)?;
-    if let Err(wait) = recs.throttle.take(&user.id, reported.len(), Instant::now()) {
-        metrics::counter!("behaviour_events_throttled_total").increment(reported.len() as u64);
+    let n = reported.len();
+    if n > recs.throttle.burst() {
+        return Err(ApiError::validation(format!(
+            "this server takes at most {} events per request",
+            recs.throttle.burst()
+        )));
+    }
+    if let Err(wait) = recs.throttle.take(&user.id, n, Instant::now()) {
+        metrics::counter!("behaviour_events_throttled_total").increment(n as u64);
         return Err(ApiError::RateLimited {
             retry_after_secs: wait.as_secs().saturating_add(1).min(3600),
         });
     }
-    let outcome = db.run(move |c| ingest::store(c, &user, reported)).await?;
+    let who = user.id.clone();
+    let outcome = match db.run(move |c| ingest::store(c, &user, reported)).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // Nothing was stored, so the batch costs nothing.
+            recs.throttle.give_back(&who, n);
+            return Err(e.into());
+        }
+    };
     let recorded = outcome.recorded.len();
     metrics::counter!("behaviour_events_reported_total").increment(recorded as u64);
     recs.observed(recorded);
@@ -272,7 +287,7 @@ pub async fn undismiss(
 ) -> Result<HttpResponse, ApiError> {
     let course_id = path.into_inner();
     let removed = db
-        .run(move |c| super::profile::undismiss(c, &user.id, &course_id).map_err(ApiError::from))
+        .run(move |c| service::undismiss(c, &user, &course_id))
         .await?;
     if removed {
         Ok(HttpResponse::NoContent().finish())

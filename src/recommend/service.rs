@@ -54,24 +54,28 @@ impl Recommendations {
     }
 
     /// Tells the recommender that a course was published, and waits until it is
-    /// recommendable (a failure is logged: the periodic check catches up).
+    /// recommendable.
     pub async fn published(&self, course_id: &str) {
-        let sent = self.actor.send(CoursePublished {
-            course_id: course_id.to_owned(),
-        });
-        if let Err(e) = sent.await {
-            tracing::warn!(error = %e, "recommender did not take a published course");
-        }
+        let course_id = course_id.to_owned();
+        self.tell(CoursePublished { course_id }).await;
     }
 
     /// Tells the recommender that a course was archived, and waits until it is never
-    /// recommended (a failure is logged: the periodic check catches up).
+    /// recommended.
     pub async fn retired(&self, course_id: &str) {
-        let sent = self.actor.send(CourseRetired {
-            course_id: course_id.to_owned(),
-        });
-        if let Err(e) = sent.await {
-            tracing::warn!(error = %e, "recommender did not take an archived course");
+        let course_id = course_id.to_owned();
+        self.tell(CourseRetired { course_id }).await;
+    }
+
+    /// Waits for a catalog change to reach the recommender; a failure is logged, not
+    /// returned: the change itself is committed, and the periodic check catches up.
+    async fn tell<M>(&self, change: M)
+    where
+        M: actix::Message<Result = ()> + Send + 'static,
+        Recommender: actix::Handler<M>,
+    {
+        if let Err(e) = self.actor.send(change).await {
+            tracing::warn!(error = %e, "the recommender did not take a catalog change");
         }
     }
 }
@@ -171,6 +175,15 @@ pub fn experts_for(
         .into_iter()
         .filter_map(|p| Some((by_id.remove(&p.expert_id)?, p)))
         .collect())
+}
+
+/// Takes a dismissal back; true when there was one.
+pub fn undismiss(
+    conn: &mut DbConnection,
+    user: &AuthUser,
+    course_id: &str,
+) -> Result<bool, CatalogError> {
+    Ok(profile::undismiss(conn, &user.id, course_id)?)
 }
 
 /// Marks a course the user may see as "not interested"; true when it was not already.

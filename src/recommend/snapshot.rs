@@ -99,20 +99,6 @@ struct Touched {
 }
 
 impl Snapshot {
-    /// A snapshot with nothing in it, until the first build.
-    pub fn empty(params: ModelParams) -> Self {
-        Self {
-            index: Arc::new(Index::build(Vec::new(), &IndexParams::default(), 1)),
-            items: Vec::new(),
-            by_course: HashMap::new(),
-            retired: HashSet::new(),
-            popular: Vec::new(),
-            trending: Vec::new(),
-            params: Arc::new(params),
-            built_at: NaiveDateTime::default(),
-        }
-    }
-
     /// Fits the model to `corpus` and indexes it with at most `threads` threads. `now` dates
     /// the popular and trending lists.
     pub fn build(
@@ -187,11 +173,6 @@ impl Snapshot {
     /// Whether a course is recommendable in this snapshot.
     pub fn contains(&self, course_id: &str) -> bool {
         self.by_course.contains_key(course_id)
-    }
-
-    /// The model parameters this generation was built with.
-    pub fn params(&self) -> &ModelParams {
-        &self.params
     }
 
     /// A successor that also recommends `course`, placed by its content alone (cold start), or

@@ -320,6 +320,23 @@ async fn reporting_is_rate_limited_per_user(backend: Backend) {
                 .collect::<Vec<_>>()
         )
     };
+    // A refused batch costs nothing, and one larger than the burst can never pass: 400.
+    let ghosts = json!(vec![
+        json!({"kind": "course_view", "course_id": "no-such-course"});
+        4
+    ]);
+    assert_error(
+        post_events(&app, &ann, ghosts).await,
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_error(
+        post_events(&app, &ann, view(5)).await,
+        400,
+        "validation_failed",
+    )
+    .await;
     json_of(post_events(&app, &ann, view(3)).await, 202).await;
     // Two more than the one token left: refused whole, with Retry-After, nothing stored.
     let resp = post_events(&app, &ann, view(2)).await;

@@ -104,6 +104,11 @@ async fn post_events(app: &TestApp, who: &TestUser, events: Value) -> Response {
     .await
 }
 
+/// Posts a batch that must be refused with `status` and `code`; returns the error body.
+async fn refused(app: &TestApp, who: &TestUser, events: Value, status: u16, code: &str) -> Value {
+    assert_error(post_events(app, who, events).await, status, code).await
+}
+
 async fn recommendations(app: &TestApp, who: &TestUser, limit: usize) -> Vec<Value> {
     let path = format!("/api/v1/recommendations?limit={limit}");
     let body = json_of(app.get(&path, Some(&who.access_token)).await, 200).await;
@@ -201,12 +206,7 @@ async fn reported_events_are_validated_and_stored_all_or_nothing(backend: Backen
         {"kind": "search_click", "course_id": rust},
         {"kind": "course_view", "course_id": rust, "occurred_at": "2001-01-01T00:00:00Z"},
     ]);
-    let body = assert_error(
-        post_events(&app, &learner, bad).await,
-        400,
-        "validation_failed",
-    )
-    .await;
+    let body = refused(&app, &learner, bad, 400, "validation_failed").await;
     let message = body["error"]["message"].as_str().unwrap();
     for i in 1..=4 {
         assert!(message.contains(&format!("events[{i}]")), "{message}");
@@ -241,33 +241,18 @@ async fn reported_events_are_validated_and_stored_all_or_nothing(backend: Backen
 
     // Courses that do not exist, and lessons of another course.
     let ghost = json!([{"kind": "wishlist_add", "course_id": "no-such-course"}]);
-    assert_error(
-        post_events(&app, &learner, ghost).await,
-        400,
-        "validation_failed",
-    )
-    .await;
+    refused(&app, &learner, ghost, 400, "validation_failed").await;
     let mixed = json!([
         {"kind": "course_view", "course_id": rust},
         {"kind": "lesson_start", "course_id": rust, "lesson_id": other_lesson},
     ]);
-    assert_error(
-        post_events(&app, &learner, mixed).await,
-        400,
-        "validation_failed",
-    )
-    .await;
+    refused(&app, &learner, mixed, 400, "validation_failed").await;
     // Finishing a locked lesson needs access to the course; the whole batch is refused.
     let locked_done = json!([
         {"kind": "wishlist_add", "course_id": rust},
         {"kind": "lesson_complete", "course_id": rust, "lesson_id": locked},
     ]);
-    assert_error(
-        post_events(&app, &learner, locked_done).await,
-        403,
-        "forbidden",
-    )
-    .await;
+    refused(&app, &learner, locked_done, 403, "forbidden").await;
     assert_eq!(
         stored_events(&app, &learner).await.len(),
         before,
@@ -325,18 +310,8 @@ async fn reporting_is_rate_limited_per_user(backend: Backend) {
         json!({"kind": "course_view", "course_id": "no-such-course"});
         4
     ]);
-    assert_error(
-        post_events(&app, &ann, ghosts).await,
-        400,
-        "validation_failed",
-    )
-    .await;
-    assert_error(
-        post_events(&app, &ann, view(5)).await,
-        400,
-        "validation_failed",
-    )
-    .await;
+    refused(&app, &ann, ghosts, 400, "validation_failed").await;
+    refused(&app, &ann, view(5), 400, "validation_failed").await;
     json_of(post_events(&app, &ann, view(3)).await, 202).await;
     // Two more than the one token left: refused whole, with Retry-After, nothing stored.
     let resp = post_events(&app, &ann, view(2)).await;

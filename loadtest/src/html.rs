@@ -150,11 +150,26 @@ pub fn render(r: &Report) -> String {
         }],
     ));
     o.push_str(&chart(
-        "Generator CPU (cores)",
+        "CPU (cores)",
+        &[
+            Series {
+                label: "generator",
+                color: "#8c564b",
+                points: pick(|s| Some(s.cpu_cores)),
+            },
+            Series {
+                label: "machine",
+                color: "#7f7f7f",
+                points: pick(|s| s.machine_cpu_cores),
+            },
+        ],
+    ));
+    o.push_str(&chart(
+        "CPU pressure (% of time runnable work waited for a CPU)",
         &[Series {
-            label: "cpu",
-            color: "#8c564b",
-            points: pick(|s| Some(s.cpu_cores)),
+            label: "PSI some avg10",
+            color: "#d62728",
+            points: pick(|s| s.cpu_pressure_pct),
         }],
     ));
 

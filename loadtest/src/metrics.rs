@@ -477,6 +477,11 @@ pub struct Sample {
     pub max_ms: Option<f64>,
     /// CPU the generator process used, in cores (1.0 = one core busy).
     pub cpu_cores: f64,
+    /// CPU the whole machine used, in cores (generator, server and anything else).
+    pub machine_cpu_cores: Option<f64>,
+    /// Share of time runnable tasks waited for a CPU (Linux PSI `cpu some avg10`, %): other
+    /// work competing for the cores shows here, and in every latency measured meanwhile.
+    pub cpu_pressure_pct: Option<f64>,
 }
 
 /// Percentile of `h` in milliseconds, `None` when empty.
@@ -496,6 +501,29 @@ pub fn cpu_time() -> Duration {
         Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
     };
     tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Busy and total CPU time of the whole machine, in clock ticks (`/proc/stat`).
+pub fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    Some((total - idle, total))
+}
+
+/// `some avg10` of `/proc/pressure/cpu`, when the kernel has PSI.
+pub fn cpu_pressure() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
+    let some = text.lines().find(|l| l.starts_with("some"))?;
+    some.split_whitespace()
+        .find_map(|f| f.strip_prefix("avg10="))?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

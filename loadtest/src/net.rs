@@ -203,7 +203,7 @@ pub fn raise_fd_limit(wanted: u64) -> FdLimit {
     let note = (after < wanted).then(|| {
         format!(
             "file-descriptor limit is {after}, below the {wanted} this run may need; the hard \
-             limit could not be raised (run as root, or `ulimit -Hn {wanted}` first)"
+             limit could not be raised (that needs CAP_SYS_RESOURCE): connections beyond it fail"
         )
     });
     FdLimit {

@@ -15,6 +15,8 @@ use crate::scenario::{Scenario, SourceRange};
 
 /// Share of one runtime thread's CPU above which a sample counts as generator-saturated.
 const SATURATED: f64 = 0.9;
+/// Mean CPU pressure (PSI `some`, %) above which the report says the machine was contended.
+const CONTENDED_PCT: f64 = 10.0;
 
 /// Latency percentiles in milliseconds (all `None` when nothing was measured).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -55,6 +57,8 @@ pub struct PhaseReport {
     pub duration_s: f64,
     /// Delivery latency of events received during it.
     pub delivery: Latency,
+    /// Room events received per second during it (mean of its seconds).
+    pub events_per_s: f64,
 }
 
 /// Connections.
@@ -174,6 +178,10 @@ pub struct Generator {
     pub saturated_seconds: usize,
     /// Whether any second was saturated.
     pub saturated: bool,
+    /// Mean CPU of the whole machine, in cores (generator, server and anything else).
+    pub machine_cpu_mean_cores: Option<f64>,
+    /// Mean CPU pressure (PSI `some avg10`, %): how much runnable work waited for a CPU.
+    pub cpu_pressure_mean_pct: Option<f64>,
     /// How late scheduled sends went out.
     pub send_lag: Latency,
     /// The file-descriptor limit.
@@ -271,6 +279,15 @@ impl Report {
             })
             .collect();
         let cpu: Vec<f64> = in_window().map(|s| s.cpu_cores).collect();
+        let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let machine = mean(in_window().filter_map(|s| s.machine_cpu_cores).collect());
+        let pressure = mean(in_window().filter_map(|s| s.cpu_pressure_pct).collect());
+        if let Some(p) = pressure.filter(|p| *p >= CONTENDED_PCT) {
+            notes.push(format!(
+                "the machine's CPUs were contended: runnable tasks waited for a CPU {p:.0}% of \
+                 the time (PSI); latencies include that wait — run benchmarks on a quiet machine"
+            ));
+        }
         let saturated_seconds = cpu
             .iter()
             .filter(|c| **c >= SATURATED * threads as f64)
@@ -294,10 +311,18 @@ impl Report {
                 .phases
                 .iter()
                 .zip(&t.delivery_by_phase)
-                .map(|(p, h)| PhaseReport {
-                    name: p.name.clone(),
-                    duration_s: p.duration.0.as_secs_f64(),
-                    delivery: Latency::of(h),
+                .map(|(p, h)| {
+                    let rates: Vec<f64> = timeline
+                        .iter()
+                        .filter(|s| s.phase == p.name)
+                        .map(|s| s.events_per_s)
+                        .collect();
+                    PhaseReport {
+                        name: p.name.clone(),
+                        duration_s: p.duration.0.as_secs_f64(),
+                        delivery: Latency::of(h),
+                        events_per_s: rates.iter().sum::<f64>() / rates.len().max(1) as f64,
+                    }
                 })
                 .collect(),
             connections: Connections {
@@ -356,6 +381,8 @@ impl Report {
                 cpu_max_cores: cpu.iter().copied().fold(0.0, f64::max),
                 saturated_seconds,
                 saturated: saturated_seconds > 0,
+                machine_cpu_mean_cores: machine,
+                cpu_pressure_mean_pct: pressure,
                 send_lag: Latency::of(&t.send_lag),
                 fd_limit,
                 source_range: source.map(|s| format!("{}-{}", s.first, s.last)),
@@ -505,8 +532,9 @@ impl Report {
         for ph in &self.phases {
             let _ = writeln!(
                 o,
-                "{:>17}  {}",
+                "{:>17}  {:.0} events/s; {}",
                 format!("phase {}", ph.name),
+                ph.events_per_s,
                 lat(&ph.delivery)
             );
         }

@@ -329,6 +329,8 @@ struct Sampler {
     last_at: Instant,
     last: Counters,
     last_cpu: Duration,
+    last_machine: Option<(u64, u64)>,
+    cores: f64,
     interval: Histogram<u64>,
     samples: Vec<Sample>,
 }
@@ -343,6 +345,8 @@ impl Sampler {
             last_at: now,
             last: Counters::default(),
             last_cpu: metrics::cpu_time(),
+            last_machine: metrics::machine_ticks(),
+            cores: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
             interval: metrics::histogram(),
             samples: Vec::new(),
         }
@@ -352,6 +356,7 @@ impl Sampler {
         self.window_start = at;
         self.last_at = at;
         self.last_cpu = metrics::cpu_time();
+        self.last_machine = metrics::machine_ticks();
         self.next_tick = at + Duration::from_secs(1);
     }
 
@@ -360,6 +365,13 @@ impl Sampler {
         let dt = now.duration_since(self.last_at).as_secs_f64().max(1e-3);
         let cpu = metrics::cpu_time();
         let rate = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt;
+        let machine = metrics::machine_ticks();
+        let machine_cpu_cores = match (self.last_machine, machine) {
+            (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+                Some(b1.saturating_sub(b0) as f64 / (t1 - t0) as f64 * self.cores)
+            }
+            _ => None,
+        };
         let s = Sample {
             t: now.duration_since(self.window_start).as_secs_f64(),
             phase: phase.to_owned(),
@@ -373,6 +385,8 @@ impl Sampler {
             p999_ms: pct_ms(&self.interval, 0.999),
             max_ms: (!self.interval.is_empty()).then(|| self.interval.max() as f64 / 1000.0),
             cpu_cores: cpu.saturating_sub(self.last_cpu).as_secs_f64() / dt,
+            machine_cpu_cores,
+            cpu_pressure_pct: metrics::cpu_pressure(),
         };
         if progress {
             let saturated = if s.cpu_cores >= 0.9 * self.threads as f64 {
@@ -381,7 +395,7 @@ impl Sampler {
                 ""
             };
             eprint!(
-                "\r[{phase:>9} {:>5.0}s] open {:>6} | events/s {:>8.0} | out/s {:>6.0} | p99 {:>8} ms | errors {:>5} | cpu {:>3.0}%{saturated}   ",
+                "\r[{phase:>9} {:>5.0}s] open {:>6} | events/s {:>8.0} | out/s {:>6.0} | p99 {:>8} ms | errors {:>5} | cpu {:>3.0}% (machine {:>3.0}%, pressure {:>3.0}%){saturated}   ",
                 s.t,
                 s.open,
                 s.events_per_s,
@@ -389,6 +403,8 @@ impl Sampler {
                 s.p99_ms.map_or("-".into(), |v| format!("{v:.1}")),
                 c.errors,
                 s.cpu_cores * 100.0,
+                s.machine_cpu_cores.unwrap_or(0.0) * 100.0,
+                s.cpu_pressure_pct.unwrap_or(0.0),
             );
             let _ = std::io::stderr().flush();
         }
@@ -396,6 +412,7 @@ impl Sampler {
         self.last = c;
         self.last_at = now;
         self.last_cpu = cpu;
+        self.last_machine = machine;
         while self.next_tick <= now {
             self.next_tick += Duration::from_secs(1);
         }

@@ -9,12 +9,12 @@
 //! behind shows up as latency and in the send-lag histogram rather than hiding it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::time::sleep_until;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -35,6 +35,7 @@ const MAX_PENDING: usize = 64;
 
 /// Where the run is; members watch it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
 pub enum Stage {
     /// Provisioned accounts are connecting; nothing is sent yet.
     Setup,
@@ -44,6 +45,47 @@ pub enum Stage {
     Draining,
     /// Everyone closes.
     Done,
+}
+
+/// The run's stage, shared by every member: an atomic read on every frame, and a `Notify`
+/// that wakes members when it changes. A member keeps one registered waiter across its loop
+/// rather than registering a fresh one per received frame (as `watch::Receiver::changed` in a
+/// `select!` would: a lock and a list insert per frame, on a list tens of thousands long).
+pub struct StageCell {
+    value: AtomicU8,
+    changed: Notify,
+}
+
+impl StageCell {
+    /// Starts at `Setup`.
+    pub fn new() -> Self {
+        Self {
+            value: AtomicU8::new(Stage::Setup as u8),
+            changed: Notify::new(),
+        }
+    }
+
+    /// The stage now.
+    pub fn get(&self) -> Stage {
+        match self.value.load(Ordering::Acquire) {
+            0 => Stage::Setup,
+            1 => Stage::Running,
+            2 => Stage::Draining,
+            _ => Stage::Done,
+        }
+    }
+
+    /// Moves to `stage` and wakes every member.
+    pub fn set(&self, stage: Stage) {
+        self.value.store(stage as u8, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+}
+
+impl Default for StageCell {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// What a member does.
@@ -102,7 +144,7 @@ pub struct Shared {
     /// The nodes; member `id` uses `targets[id % len]`.
     pub targets: Vec<Target>,
     /// The run's stage.
-    pub stage: watch::Receiver<Stage>,
+    pub stage: StageCell,
     /// When the measured window began (set before the stage becomes `Running`).
     pub window_start: OnceLock<Instant>,
     /// Learner behaviour.
@@ -199,7 +241,6 @@ pub async fn run(member: Member, shared: Arc<Shared>) {
         caught_up: false,
         rng: fastrand::Rng::with_seed((member.id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
     };
-    let mut stage = shared.stage.clone();
     let mut dropped: Option<Instant> = None;
     let mut schedule = Schedule {
         next_send: None,
@@ -210,7 +251,7 @@ pub async fn run(member: Member, shared: Arc<Shared>) {
     'member: loop {
         let mut attempts = 0;
         let mut ws = loop {
-            if *stage.borrow() == Stage::Done {
+            if shared.stage.get() == Stage::Done {
                 break 'member;
             }
             match connect(&member, &shared, &mut seat, dropped).await {
@@ -228,16 +269,8 @@ pub async fn run(member: Member, shared: Arc<Shared>) {
                 }
             }
         };
-        check_caught_up(&member, &shared, &mut seat, *stage.borrow());
-        let exit = session(
-            &member,
-            &shared,
-            &mut ws,
-            &mut seat,
-            &mut stage,
-            &mut schedule,
-        )
-        .await;
+        check_caught_up(&member, &shared, &mut seat, shared.stage.get());
+        let exit = session(&member, &shared, &mut ws, &mut seat, &mut schedule).await;
         metrics.shard(member.id).counters.open -= 1;
         match exit {
             Exit::Finished => {
@@ -411,11 +444,14 @@ async fn session(
     shared: &Shared,
     ws: &mut Ws,
     seat: &mut Seat,
-    stage: &mut watch::Receiver<Stage>,
     schedule: &mut Schedule,
 ) -> Exit {
+    let changed = shared.stage.changed.notified();
+    tokio::pin!(changed);
+    // Registered before reading the stage, so no change can slip between the two.
+    changed.as_mut().enable();
     let now = Instant::now();
-    let current = *stage.borrow();
+    let current = shared.stage.get();
     if current == Stage::Running {
         schedule.start(member, shared, seat, now);
     }
@@ -424,11 +460,10 @@ async fn session(
     loop {
         tokio::select! {
             biased;
-            changed = stage.changed() => {
-                if changed.is_err() {
-                    return Exit::Finished;
-                }
-                let now_stage = *stage.borrow();
+            () = &mut changed => {
+                changed.set(shared.stage.changed.notified());
+                changed.as_mut().enable();
+                let now_stage = shared.stage.get();
                 match now_stage {
                     Stage::Done => return Exit::Finished,
                     Stage::Running => schedule.start(member, shared, seat, Instant::now()),
@@ -440,7 +475,7 @@ async fn session(
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
                     on_text(member, shared, seat, &t);
-                    let current = *stage.borrow();
+                    let current = shared.stage.get();
                     if current == Stage::Draining {
                         check_caught_up(member, shared, seat, current);
                     }
@@ -453,7 +488,7 @@ async fn session(
             },
             () = &mut timer => {
                 let now = Instant::now();
-                let current = *stage.borrow();
+                let current = shared.stage.get();
                 if current == Stage::Running {
                     if member.leave_at.is_some_and(|t| t <= now) {
                         let leave = Command::Leave { room: &member.room_name }.encode(seat.take_ref());

@@ -142,12 +142,19 @@ pub fn render(r: &Report) -> String {
         ],
     ));
     o.push_str(&chart(
-        "Open connections",
-        &[Series {
-            label: "open",
-            color: "#1f77b4",
-            points: pick(|s| Some(s.open as f64)),
-        }],
+        "Connections",
+        &[
+            Series {
+                label: "open",
+                color: "#1f77b4",
+                points: pick(|s| Some(s.open as f64)),
+            },
+            Series {
+                label: "established/s",
+                color: "#2ca02c",
+                points: pick(|s| Some(s.connects_per_s)),
+            },
+        ],
     ));
     o.push_str(&chart(
         "CPU (cores)",

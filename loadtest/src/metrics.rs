@@ -459,6 +459,8 @@ pub struct Sample {
     pub phase: String,
     /// Connections open.
     pub open: i64,
+    /// Connections established per second (reconnects included).
+    pub connects_per_s: f64,
     /// Room events received per second.
     pub events_per_s: f64,
     /// Frames received per second.

@@ -80,6 +80,8 @@ pub struct Connections {
     pub join: Latency,
     /// Connections established per second of the window.
     pub per_s: f64,
+    /// Highest per-second rate of connections established.
+    pub peak_per_s: f64,
 }
 
 /// Room events and what was lost.
@@ -334,6 +336,10 @@ impl Report {
                 connect: Latency::of(&t.connect),
                 join: Latency::of(&t.join),
                 per_s: c.connects as f64 / window_s,
+                peak_per_s: timeline
+                    .iter()
+                    .map(|s| s.connects_per_s)
+                    .fold(0.0, f64::max),
             },
             delivery: Delivery {
                 events: c.events,
@@ -437,9 +443,10 @@ impl Report {
             (
                 "connections",
                 format!(
-                    "{} established ({:.0}/s), {} failed, peak {} open, {} joins, {} join failures",
+                    "{} established ({:.0}/s mean, {:.0}/s peak), {} failed, peak {} open, {} joins, {} join failures",
                     self.connections.established,
                     self.connections.per_s,
+                    self.connections.peak_per_s,
                     self.connections.failed,
                     self.connections.peak_open,
                     self.connections.joins,

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::client::{self, ChurnPlan, LearnerPlan, Member, Role, Shared, Stage};
+use crate::client::{self, ChurnPlan, LearnerPlan, Member, Role, Shared, Stage, StageCell};
 use crate::metrics::{self, Counters, Metrics, Sample, pct_ms};
 use crate::net::{Dialer, Target, raise_fd_limit};
 use crate::provision::{self, AdminCredentials, Api, World};
@@ -92,13 +91,12 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<Repor
         scenario.phases.len(),
         world.rooms.len(),
     ));
-    let (stage_tx, stage_rx) = watch::channel(Stage::Setup);
     let shared = Arc::new(Shared {
         metrics: metrics.clone(),
         dialer,
         api,
         targets,
-        stage: stage_rx,
+        stage: StageCell::new(),
         window_start: OnceLock::new(),
         learners: scenario.classroom.as_ref().map(|c| LearnerPlan {
             think: c.learners.think_time.clone(),
@@ -126,7 +124,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<Repor
     let _ = shared.window_start.set(window_start);
     sampler.start(window_start);
     let departures = departure_slots(scenario, window_start);
-    let _ = stage_tx.send(Stage::Running);
+    shared.stage.set(Stage::Running);
     let population = scenario.population();
     let mut next_learner = 0usize;
     let mut phase_start = window_start;
@@ -177,7 +175,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<Repor
 
     // Drain: no more sends; wait until every member has seen its room's last event.
     let drain_start = Instant::now();
-    let _ = stage_tx.send(Stage::Draining);
+    shared.stage.set(Stage::Draining);
     let drain_end = drain_start + scenario.drain_timeout.0;
     let settle = drain_start + Duration::from_millis(500);
     loop {
@@ -193,7 +191,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<Repor
         }
     }
     let drain_s = drain_start.elapsed().as_secs_f64();
-    let _ = stage_tx.send(Stage::Done);
+    shared.stage.set(Stage::Done);
     let closing = async { while tasks.join_next().await.is_some() {} };
     if tokio::time::timeout(CLOSE_TIMEOUT, closing).await.is_err() {
         tasks.abort_all();
@@ -376,6 +374,7 @@ impl Sampler {
             t: now.duration_since(self.window_start).as_secs_f64(),
             phase: phase.to_owned(),
             open: c.open,
+            connects_per_s: rate(c.connects, self.last.connects),
             events_per_s: rate(c.events, self.last.events),
             frames_in_per_s: rate(c.frames_in, self.last.frames_in),
             frames_out_per_s: rate(c.frames_out, self.last.frames_out),

@@ -8,6 +8,8 @@
 #   cargo build --release -p lyceum -p lyceum-loadtest
 #   loadtest/bench.sh loadtest/scenarios/bench/classroom-1x5000.toml [--json r.json --html r.html]
 #
+# SERVER_WRAPPER runs the server under a profiler (e.g. "heaptrack -o /tmp/ht"); the RSS figures
+# then describe the wrapper, not the server.
 # Server settings come from the environment (defaults below suit load: a large command budget,
 # warn-level logs); e.g. LYCEUM_WORKERS=3 LYCEUM_WS_MAX_CONNECTIONS_PER_USER=25 for idle-50k.
 set -euo pipefail
@@ -31,9 +33,10 @@ export LYCEUM_WS_BURST=${LYCEUM_WS_BURST:-1000}
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-131072}
 
 echo "$password" | target/release/lyceum admin create --email "$admin" --password-stdin >/dev/null
-target/release/lyceum serve >"$data/server.out" 2>&1 &
+# Its own process group, so a wrapper's children stop with it.
+setsid ${SERVER_WRAPPER:-} target/release/lyceum serve >"$data/server.out" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+trap 'kill -- -$server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
   sleep 0.1

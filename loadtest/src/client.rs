@@ -252,6 +252,9 @@ pub async fn run(member: Member, shared: Arc<Shared>) {
         let mut attempts = 0;
         let mut ws = loop {
             if shared.stage.get() == Stage::Done {
+                // Away when the run ended (between a drop and its rejoin): what came after
+                // the drop was never offered to it, so it is not counted as lost.
+                to_end = dropped.is_none();
                 break 'member;
             }
             match connect(&member, &shared, &mut seat, dropped).await {

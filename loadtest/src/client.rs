@@ -265,7 +265,7 @@ pub async fn run(member: Member, shared: Arc<Shared>) {
                 }
                 Err(()) => {
                     if dropped.is_some() {
-                        metrics.shard(member.id).counters.reconnect_failures += 1;
+                        metrics.shard(member.id).run.counters.reconnect_failures += 1;
                     }
                     to_end = false;
                     break 'member;
@@ -274,7 +274,7 @@ pub async fn run(member: Member, shared: Arc<Shared>) {
         };
         check_caught_up(&member, &shared, &mut seat, shared.stage.get());
         let exit = session(&member, &shared, &mut ws, &mut seat, &mut schedule).await;
-        metrics.shard(member.id).counters.open -= 1;
+        metrics.shard(member.id).run.counters.open -= 1;
         match exit {
             Exit::Finished => {
                 let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
@@ -298,7 +298,7 @@ pub async fn run(member: Member, shared: Arc<Shared>) {
                 }
             }
             Exit::Closed(code) => {
-                *metrics.shard(member.id).closes.entry(code).or_default() += 1;
+                *metrics.shard(member.id).run.closes.entry(code).or_default() += 1;
                 dropped = Some(Instant::now());
                 tokio::time::sleep(RECONNECT_BACKOFF).await;
             }
@@ -313,8 +313,8 @@ pub async fn run(member: Member, shared: Arc<Shared>) {
     };
     let tally = seat.tracker.tally(end);
     let mut shard = metrics.shard(member.id);
-    shard.rooms[member.room].add(&tally);
-    shard.counters.unanswered += seat.pending.len() as u64;
+    shard.run.rooms[member.room].add(&tally);
+    shard.run.counters.unanswered += seat.pending.len() as u64;
     drop(shard);
     if seat.caught_up {
         metrics.caught_up.fetch_sub(1, Ordering::Relaxed);
@@ -331,7 +331,7 @@ async fn connect(
     dropped: Option<Instant>,
 ) -> Result<Ws, ()> {
     let metrics = &shared.metrics;
-    let fail = || metrics.shard(member.id).counters.connect_failures += 1;
+    let fail = || metrics.shard(member.id).run.counters.connect_failures += 1;
     let started = Instant::now();
     let Ok(token) = member.account.access_token(&shared.api).await else {
         fail();
@@ -345,15 +345,15 @@ async fn connect(
     if let Err(code) = hello(&mut ws).await {
         fail();
         if let Some(code) = code {
-            *metrics.shard(member.id).closes.entry(code).or_default() += 1;
+            *metrics.shard(member.id).run.closes.entry(code).or_default() += 1;
         }
         return Err(());
     }
     {
         let mut s = metrics.shard(member.id);
-        record(&mut s.connect, started.elapsed());
-        s.counters.connects += 1;
-        s.counters.open += 1;
+        record(&mut s.run.connect, started.elapsed());
+        s.run.counters.connects += 1;
+        s.run.counters.open += 1;
     }
     let reference = seat.take_ref();
     seat.join_ref = Some(reference);
@@ -366,7 +366,7 @@ async fn connect(
     let joining = Instant::now();
     let answer = async {
         ws.send(Message::text(join)).await.ok()?;
-        metrics.shard(member.id).counters.frames_out += 1;
+        metrics.shard(member.id).run.counters.frames_out += 1;
         loop {
             match ws.next().await? {
                 Ok(Message::Text(t)) => {
@@ -392,23 +392,23 @@ async fn connect(
     else {
         {
             let mut s = metrics.shard(member.id);
-            s.counters.join_failures += 1;
-            s.counters.open -= 1;
+            s.run.counters.join_failures += 1;
+            s.run.counters.open -= 1;
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
         return Err(());
     };
     {
         let mut s = metrics.shard(member.id);
-        record(&mut s.join, joining.elapsed());
-        s.counters.joins += 1;
+        record(&mut s.run.join, joining.elapsed());
+        s.run.counters.joins += 1;
         if let Some(at) = dropped {
-            s.counters.rejoins += 1;
+            s.run.counters.rejoins += 1;
             if recovered {
-                s.counters.recovered += 1;
-                record(&mut s.reconnect, at.elapsed());
+                s.run.counters.recovered += 1;
+                record(&mut s.run.reconnect, at.elapsed());
             } else {
-                s.counters.not_recovered += 1;
+                s.run.counters.not_recovered += 1;
             }
         }
     }
@@ -710,12 +710,12 @@ async fn send(
     let text = command.encode(reference);
     {
         let mut s = shared.metrics.shard(member.id);
-        record(&mut s.send_lag, due.elapsed());
-        s.counters.commands += 1;
-        s.counters.frames_out += 1;
+        record(&mut s.run.send_lag, due.elapsed());
+        s.run.counters.commands += 1;
+        s.run.counters.frames_out += 1;
         if seat.pending.len() >= MAX_PENDING {
             seat.pending.pop_front();
-            s.counters.unanswered += 1;
+            s.run.counters.unanswered += 1;
         }
     }
     seat.pending.push_back(Pending {
@@ -731,26 +731,26 @@ fn on_text(member: &Member, shared: &Shared, seat: &mut Seat, text: &str) -> Opt
     let metrics = &shared.metrics;
     let now = Instant::now();
     let mut s = metrics.shard(member.id);
-    s.counters.frames_in += 1;
+    s.run.counters.frames_in += 1;
     let Some(f) = Frame::parse(text) else {
-        s.counters.unparsable += 1;
+        s.run.counters.unparsable += 1;
         return None;
     };
     let reference: Option<u32> = f.reference.as_deref().and_then(|r| r.parse().ok());
     match f.kind.as_ref() {
         "event" => {
             let seq = f.seq?;
-            s.counters.events += 1;
+            s.run.counters.events += 1;
             seat.tracker.event(seq);
             metrics.saw_seq(member.room, seq);
             if let Some(us) = f.stamp() {
                 let latency = now.saturating_duration_since(metrics.instant_of(us));
                 let phase = metrics.phase.load(Ordering::Relaxed);
                 record(&mut s.delivery_interval, latency);
-                if let Some(h) = s.delivery_by_phase.get_mut(phase) {
+                if let Some(h) = s.run.delivery_by_phase.get_mut(phase) {
                     record(h, latency);
                 }
-                s.counters.measured += 1;
+                s.run.counters.measured += 1;
             }
             update_view(&mut seat.view, &f, seq);
             None
@@ -761,13 +761,13 @@ fn on_text(member: &Member, shared: &Shared, seat: &mut Seat, text: &str) -> Opt
             epoch: f.epoch.map(|e| e.into_owned()),
         }),
         "ack" => {
-            s.counters.acks += 1;
+            s.run.counters.acks += 1;
             if let Some(seq) = f.seq {
                 metrics.saw_seq(member.room, seq);
             }
             if let Some(p) = take_pending(seat, reference) {
                 let latency = now.saturating_duration_since(metrics.instant_of(p.intended_us));
-                record(&mut s.ack, latency);
+                record(&mut s.run.ack, latency);
             }
             None
         }
@@ -791,14 +791,14 @@ fn on_text(member: &Member, shared: &Shared, seat: &mut Seat, text: &str) -> Opt
 }
 
 fn count_error(s: &mut Shard, code: &str) {
-    s.counters.errors += 1;
+    s.run.counters.errors += 1;
     if code != "conflict" {
-        s.counters.hard_errors += 1;
+        s.run.counters.hard_errors += 1;
     }
-    match s.errors.get_mut(code) {
+    match s.run.errors.get_mut(code) {
         Some(n) => *n += 1,
         None => {
-            s.errors.insert(code.to_owned(), 1);
+            s.run.errors.insert(code.to_owned(), 1);
         }
     }
 }

@@ -256,53 +256,19 @@ impl SeqTracker {
     }
 }
 
-/// Histograms and counters of one shard.
+/// What one shard records: the interval histogram the sampler takes each second, and its
+/// share of the whole run.
 pub struct Shard {
     /// Delivery latency since the last sample.
     pub delivery_interval: Histogram<u64>,
-    /// Delivery latency per phase, whole run.
-    pub delivery_by_phase: Vec<Histogram<u64>>,
-    /// Command → ack latency, from the intended send time.
-    pub ack: Histogram<u64>,
-    /// TCP connect + upgrade + `hello`.
-    pub connect: Histogram<u64>,
-    /// `join` → `joined`.
-    pub join: Histogram<u64>,
-    /// Drop → recovered `joined` (downtime included).
-    pub reconnect: Histogram<u64>,
-    /// How late the generator sent scheduled commands (its own health).
-    pub send_lag: Histogram<u64>,
-    /// The counters.
-    pub counters: Counters,
-    /// `error` frames by code.
-    pub errors: BTreeMap<String, u64>,
-    /// Connections closed, by close code (1006: closed without a close frame).
-    pub closes: BTreeMap<u16, u64>,
-    /// Delivery accounting per room, indexed like the run's rooms.
-    pub rooms: Vec<Tally>,
-}
-
-impl Shard {
-    fn new(phases: usize, rooms: usize) -> Self {
-        Self {
-            delivery_interval: histogram(),
-            delivery_by_phase: (0..phases).map(|_| histogram()).collect(),
-            ack: histogram(),
-            connect: histogram(),
-            join: histogram(),
-            reconnect: histogram(),
-            send_lag: histogram(),
-            counters: Counters::default(),
-            errors: BTreeMap::new(),
-            closes: BTreeMap::new(),
-            rooms: vec![Tally::default(); rooms],
-        }
-    }
+    /// Everything else, for the whole run.
+    pub run: Totals,
 }
 
 /// The run's measurements, shared by every task.
 pub struct Metrics {
     shards: Vec<Mutex<Shard>>,
+    phases: usize,
     /// The instant latency stamps count from (process-local: one generator process).
     pub epoch: Instant,
     /// Index of the phase now running.
@@ -319,8 +285,14 @@ impl Metrics {
     /// Metrics for `rooms` rooms and `phases` phases, in `shards` shards.
     pub fn new(shards: usize, phases: usize, rooms: usize) -> Self {
         Self {
+            phases: phases.max(1),
             shards: (0..shards.max(1))
-                .map(|_| Mutex::new(Shard::new(phases.max(1), rooms)))
+                .map(|_| {
+                    Mutex::new(Shard {
+                        delivery_interval: histogram(),
+                        run: Totals::new(phases.max(1), rooms),
+                    })
+                })
                 .collect(),
             epoch: Instant::now(),
             phase: AtomicUsize::new(0),
@@ -363,44 +335,20 @@ impl Metrics {
     /// Sums every shard: counters, per-room tallies, error and close codes, and the merged
     /// whole-run histograms. Takes (and resets) the interval histogram into `interval`.
     pub fn collect(&self, interval: &mut Histogram<u64>) -> Totals {
-        let mut t = Totals::new(
-            self.shards[0]
-                .lock()
-                .map_or(1, |s| s.delivery_by_phase.len()),
-        );
+        let mut t = Totals::new(self.phases, self.room_seq.len());
         interval.reset();
         for s in &self.shards {
             let mut s = s.lock().unwrap_or_else(|p| p.into_inner());
             // Merging histograms of equal bounds cannot fail.
             let _ = interval.add(&s.delivery_interval);
             s.delivery_interval.reset();
-            t.counters.add(&s.counters);
-            for (h, p) in t.delivery_by_phase.iter_mut().zip(&s.delivery_by_phase) {
-                let _ = h.add(p);
-            }
-            let _ = t.ack.add(&s.ack);
-            let _ = t.connect.add(&s.connect);
-            let _ = t.join.add(&s.join);
-            let _ = t.reconnect.add(&s.reconnect);
-            let _ = t.send_lag.add(&s.send_lag);
-            for (code, n) in &s.errors {
-                *t.errors.entry(code.clone()).or_default() += n;
-            }
-            for (code, n) in &s.closes {
-                *t.closes.entry(*code).or_default() += n;
-            }
-            if t.rooms.len() < s.rooms.len() {
-                t.rooms.resize(s.rooms.len(), Tally::default());
-            }
-            for (a, b) in t.rooms.iter_mut().zip(&s.rooms) {
-                a.add(b);
-            }
+            t.add(&s.run);
         }
         t
     }
 }
 
-/// Everything summed over the shards.
+/// The whole run's histograms and counters: a shard's share, or everything summed.
 pub struct Totals {
     /// Summed counters.
     pub counters: Counters,
@@ -425,7 +373,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn new(phases: usize) -> Self {
+    fn new(phases: usize, rooms: usize) -> Self {
         Self {
             counters: Counters::default(),
             delivery_by_phase: (0..phases).map(|_| histogram()).collect(),
@@ -436,7 +384,29 @@ impl Totals {
             send_lag: histogram(),
             errors: BTreeMap::new(),
             closes: BTreeMap::new(),
-            rooms: Vec::new(),
+            rooms: vec![Tally::default(); rooms],
+        }
+    }
+
+    /// Adds `o` into `self` (histograms of equal bounds merge without error).
+    fn add(&mut self, o: &Totals) {
+        self.counters.add(&o.counters);
+        for (h, p) in self.delivery_by_phase.iter_mut().zip(&o.delivery_by_phase) {
+            let _ = h.add(p);
+        }
+        let _ = self.ack.add(&o.ack);
+        let _ = self.connect.add(&o.connect);
+        let _ = self.join.add(&o.join);
+        let _ = self.reconnect.add(&o.reconnect);
+        let _ = self.send_lag.add(&o.send_lag);
+        for (code, n) in &o.errors {
+            *self.errors.entry(code.clone()).or_default() += n;
+        }
+        for (code, n) in &o.closes {
+            *self.closes.entry(*code).or_default() += n;
+        }
+        for (a, b) in self.rooms.iter_mut().zip(&o.rooms) {
+            a.add(b);
         }
     }
 
@@ -584,10 +554,13 @@ mod tests {
         let m = Metrics::new(3, 2, 2);
         for id in 0..6 {
             let mut s = m.shard(id);
-            s.counters.events += 1;
+            s.run.counters.events += 1;
             record(&mut s.delivery_interval, Duration::from_millis(2));
-            record(&mut s.delivery_by_phase[id % 2], Duration::from_millis(2));
-            s.rooms[id % 2].add(&Tally {
+            record(
+                &mut s.run.delivery_by_phase[id % 2],
+                Duration::from_millis(2),
+            );
+            s.run.rooms[id % 2].add(&Tally {
                 expected: 2,
                 delivered: 1,
                 lost: 1,

@@ -175,17 +175,18 @@ impl Command<'_> {
                 room,
                 intended_us,
                 len,
-            } => {
-                let _ = write!(s, r#"{{"type":"chat","room":"{room}","text":""#);
-                stamped(intended_us, len, &mut s);
-                write!(s, "\"")
             }
-            Command::Ask {
+            | Command::Ask {
                 room,
                 intended_us,
                 len,
             } => {
-                let _ = write!(s, r#"{{"type":"ask","room":"{room}","text":""#);
+                let kind = if matches!(self, Command::Chat { .. }) {
+                    "chat"
+                } else {
+                    "ask"
+                };
+                let _ = write!(s, r#"{{"type":"{kind}","room":"{room}","text":""#);
                 stamped(intended_us, len, &mut s);
                 write!(s, "\"")
             }
@@ -226,7 +227,19 @@ mod tests {
         let text = v["text"].as_str().unwrap();
         assert_eq!(text.chars().count(), 300);
         assert_eq!(read_stamp(text), Some(1234567));
-        assert_eq!(v["ref"], "7");
+        assert_eq!(
+            (v["type"].as_str(), v["ref"].as_str()),
+            (Some("chat"), Some("7"))
+        );
+        let ask = Command::Ask {
+            room: "class:x",
+            intended_us: 5,
+            len: 60,
+        }
+        .encode(8);
+        let v: serde_json::Value = serde_json::from_str(&ask).unwrap();
+        assert_eq!(v["type"], "ask");
+        assert_eq!(v["text"].as_str().map(|t| t.chars().count()), Some(60));
     }
 
     #[test]

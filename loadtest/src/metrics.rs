@@ -475,6 +475,17 @@ pub fn cpu_time() -> Duration {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
+/// The generator process's peak resident memory, in KiB (`getrusage` `ru_maxrss`).
+pub fn peak_rss_kib() -> u64 {
+    // SAFETY: getrusage only writes the struct we hand it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer is always allowed.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return 0;
+    }
+    u64::try_from(u.ru_maxrss).unwrap_or(0)
+}
+
 /// Busy and total CPU time of the whole machine, in clock ticks (`/proc/stat`).
 pub fn machine_ticks() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;

@@ -186,6 +186,8 @@ pub struct Generator {
     pub cpu_pressure_mean_pct: Option<f64>,
     /// How late scheduled sends went out.
     pub send_lag: Latency,
+    /// The generator's peak resident memory (KiB), for its cost per connection.
+    pub peak_rss_kib: u64,
     /// The file-descriptor limit.
     pub fd_limit: FdLimit,
     /// Source addresses used.
@@ -390,6 +392,7 @@ impl Report {
                 machine_cpu_mean_cores: machine,
                 cpu_pressure_mean_pct: pressure,
                 send_lag: Latency::of(&t.send_lag),
+                peak_rss_kib: crate::metrics::peak_rss_kib(),
                 fd_limit,
                 source_range: source.map(|s| format!("{}-{}", s.first, s.last)),
             },
@@ -519,7 +522,8 @@ impl Report {
             (
                 "generator",
                 format!(
-                    "{} thread(s), cpu mean {:.0}% max {:.0}%, saturated {} s{}",
+                    "{} thread(s), cpu mean {:.0}% max {:.0}%, saturated {} s{}; peak RSS {} KiB; \
+                     machine cpu {}, cpu pressure {}",
                     self.generator.threads,
                     self.generator.cpu_mean_cores * 100.0,
                     self.generator.cpu_max_cores * 100.0,
@@ -528,7 +532,14 @@ impl Report {
                         "  << GENERATOR SATURATED"
                     } else {
                         ""
-                    }
+                    },
+                    self.generator.peak_rss_kib,
+                    self.generator
+                        .machine_cpu_mean_cores
+                        .map_or("-".into(), |c| format!("{:.0}%", c * 100.0)),
+                    self.generator
+                        .cpu_pressure_mean_pct
+                        .map_or("-".into(), |p| format!("{p:.0}%")),
                 ),
             ),
             ("send lag", lat(&self.generator.send_lag)),

@@ -592,7 +592,7 @@ impl Scenario {
         let arrivals: f64 = self
             .phases
             .iter()
-            .map(|ph| ph.arrival_rate * ph.duration.0.as_secs_f64())
+            .map(|ph| ph.arrival_rate.max(0.0) * ph.duration.0.as_secs_f64())
             .sum();
         if (arrivals.floor() as u64) < population && arrivals.is_finite() {
             p.push(format!(

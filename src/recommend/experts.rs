@@ -69,14 +69,13 @@ pub fn rank(
     limit: usize,
     now: NaiveDateTime,
 ) -> Vec<ExpertPick> {
-    let interests = snapshot.interests(profile, now);
+    let (user, interests) = snapshot.taste(profile, now);
     let touched: HashMap<&str, &str> = profile
         .touches
         .iter()
         .filter(|t| t.weight > 0.0)
         .map(|t| (t.course_id.as_str(), t.kind.as_str()))
         .collect();
-    let user = snapshot.user_vector(profile, now);
     let mut scored: Vec<(f32, usize, ExpertPick)> = candidates
         .iter()
         .filter(|c| c.expert_id != learner_id)

@@ -125,135 +125,105 @@ pub struct Reason {
 }
 
 impl Reason {
-    /// "Because you viewed “Rust basics”".
-    pub fn similar(kind: EventKind, course_id: &str, title: &str) -> Self {
+    /// The common shape: a kind and a sentence, referring to nothing.
+    fn plain(kind: &'static str, text: String) -> Self {
         Self {
-            kind: "similar",
-            text: format!("Because you {} “{title}”", verb(kind)),
-            course_id: Some(course_id.to_owned()),
+            kind,
+            text,
+            course_id: None,
             tag: None,
         }
+    }
+
+    /// The same, referring to a course.
+    fn about_course(kind: &'static str, text: String, course_id: &str) -> Self {
+        Self {
+            course_id: Some(course_id.to_owned()),
+            ..Self::plain(kind, text)
+        }
+    }
+
+    /// The same, referring to a tag.
+    fn about_tag(kind: &'static str, text: String, tag: Option<&str>) -> Self {
+        Self {
+            tag: tag.map(str::to_owned),
+            ..Self::plain(kind, text)
+        }
+    }
+
+    /// "Because you viewed “Rust basics”".
+    pub fn similar(kind: EventKind, course_id: &str, title: &str) -> Self {
+        let text = format!("Because you {} “{title}”", verb(kind));
+        Self::about_course("similar", text, course_id)
     }
 
     /// "Popular in rust".
     pub fn interest(tag: &str) -> Self {
-        Self {
-            kind: "interest",
-            text: format!("Popular in {tag}, which you follow"),
-            course_id: None,
-            tag: Some(tag.to_owned()),
-        }
+        let text = format!("Popular in {tag}, which you follow");
+        Self::about_tag("interest", text, Some(tag))
     }
 
     /// Liked by many learners over time.
     pub fn popular() -> Self {
-        Self {
-            kind: "popular",
-            text: "Popular with learners".into(),
-            course_id: None,
-            tag: None,
-        }
+        Self::plain("popular", "Popular with learners".into())
     }
 
     /// Published recently, before anyone used it.
     pub fn new_course() -> Self {
-        Self {
-            kind: "new",
-            text: "New on Lyceum".into(),
-            course_id: None,
-            tag: None,
-        }
+        Self::plain("new", "New on Lyceum".into())
     }
 
     /// Much activity recently.
     pub fn trending() -> Self {
-        Self {
-            kind: "trending",
-            text: "Trending this week".into(),
-            course_id: None,
-            tag: None,
-        }
+        Self::plain("trending", "Trending this week".into())
     }
 
     /// For "similar courses": shares tags with the course being looked at.
     pub fn shared_tags(tags: &[&str]) -> Self {
-        Self {
-            kind: "interest",
-            text: format!("Also about {}", tags.join(", ")),
-            course_id: None,
-            tag: tags.first().map(|t| (*t).to_owned()),
-        }
+        let text = format!("Also about {}", tags.join(", "));
+        Self::about_tag("interest", text, tags.first().copied())
     }
 
     /// For "similar courses": learners of the course being looked at took this one too.
     pub fn also_taken(course_id: &str, title: &str) -> Self {
-        Self {
-            kind: "also_taken",
-            text: format!("Learners of “{title}” also took this"),
-            course_id: Some(course_id.to_owned()),
-            tag: None,
-        }
+        let text = format!("Learners of “{title}” also took this");
+        Self::about_course("also_taken", text, course_id)
     }
 
     /// For "similar courses", when nothing more specific applies.
     pub fn similar_to(course_id: &str, title: &str) -> Self {
-        Self {
-            kind: "similar",
-            text: format!("Similar to “{title}”"),
-            course_id: Some(course_id.to_owned()),
-            tag: None,
-        }
+        Self::about_course("similar", format!("Similar to “{title}”"), course_id)
     }
 
     /// For "similar courses": the same person teaches it.
     pub fn same_instructor(name: &str) -> Self {
-        Self {
-            kind: "same_instructor",
-            text: format!("Also by {name}"),
-            course_id: None,
-            tag: None,
-        }
+        Self::plain("same_instructor", format!("Also by {name}"))
     }
 
     /// An expert who teaches a course the learner touched.
     pub fn teaches_known(course_id: &str, title: &str) -> Self {
-        Self {
-            kind: "teaches",
-            text: format!("Teaches “{title}”, a course you know"),
-            course_id: Some(course_id.to_owned()),
-            tag: None,
-        }
+        let text = format!("Teaches “{title}”, a course you know");
+        Self::about_course("teaches", text, course_id)
     }
 
     /// An expert in one of the learner's interests.
     pub fn expert_in(tag: &str) -> Self {
-        Self {
-            kind: "interest",
-            text: format!("An expert in {tag}, which you follow"),
-            course_id: None,
-            tag: Some(tag.to_owned()),
-        }
+        let text = format!("An expert in {tag}, which you follow");
+        Self::about_tag("interest", text, Some(tag))
     }
 
     /// An expert with nothing more specific to say for them.
     pub fn consults() -> Self {
-        Self {
-            kind: "consults",
-            text: "Offers one-to-one consultations".into(),
-            course_id: None,
-            tag: None,
-        }
+        Self::plain("consults", "Offers one-to-one consultations".into())
     }
 
     /// An expert who teaches on the platform.
     pub fn teaches(courses: usize) -> Self {
         let plural = if courses == 1 { "" } else { "s" };
-        Self {
-            kind: "teaches",
-            text: format!("Teaches {courses} course{plural} on Lyceum"),
-            course_id: None,
-            tag: None,
-        }
+        Self::plain(
+            "teaches",
+            format!("Teaches {courses} course{plural} on Lyceum"),
+        )
     }
 }
 

@@ -274,15 +274,15 @@ impl Snapshot {
         merged
     }
 
-    /// The user's taste as one vector: the decayed weighted sum of what they touched, or `None`
-    /// without (positive) history.
-    pub fn user_vector(&self, profile: &Profile, now: NaiveDateTime) -> Option<Vec<f32>> {
-        user_vector_of(&self.touched(profile, now), &self.params)
-    }
-
-    /// The tags of the user's strongest interests, strongest first.
-    pub fn interests(&self, profile: &Profile, now: NaiveDateTime) -> Vec<String> {
-        self.interest_tags(&self.touched(profile, now))
+    /// The user's taste as one vector (the decayed weighted sum of what they touched; `None`
+    /// without positive history) and the tags of their strongest interests, strongest first,
+    /// from one pass over their history.
+    pub fn taste(&self, profile: &Profile, now: NaiveDateTime) -> (Option<Vec<f32>>, Vec<String>) {
+        let touched = self.touched(profile, now);
+        (
+            user_vector_of(&touched, &self.params),
+            self.interest_tags(&touched),
+        )
     }
 
     fn interest_tags(&self, touched: &[Touched]) -> Vec<String> {

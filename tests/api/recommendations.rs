@@ -104,6 +104,11 @@ async fn post_events(app: &TestApp, who: &TestUser, events: Value) -> Response {
     .await
 }
 
+/// Posts a batch that must be accepted (202); returns the body.
+async fn accepted(app: &TestApp, who: &TestUser, events: Value) -> Value {
+    json_of(post_events(app, who, events).await, 202).await
+}
+
 /// Posts a batch that must be refused with `status` and `code`; returns the error body.
 async fn refused(app: &TestApp, who: &TestUser, events: Value, status: u16, code: &str) -> Value {
     assert_error(post_events(app, who, events).await, status, code).await
@@ -267,7 +272,7 @@ async fn reported_events_are_validated_and_stored_all_or_nothing(backend: Backen
         {"kind": "search_click", "course_id": other, "query": "  bread  "},
         {"kind": "wishlist_add", "course_id": other},
     ]);
-    let body = json_of(post_events(&app, &learner, good).await, 202).await;
+    let body = accepted(&app, &learner, good).await;
     assert_eq!(body, json!({"recorded": 5, "ignored": 0}));
     let stored = stored_events(&app, &learner).await;
     assert_eq!(stored.len(), before + 5);
@@ -279,7 +284,7 @@ async fn reported_events_are_validated_and_stored_all_or_nothing(backend: Backen
         {"kind": "course_view", "course_id": rust},
         {"kind": "course_view", "course_id": other},
     ]);
-    let body = json_of(post_events(&app, &cat.rust_teacher, own).await, 202).await;
+    let body = accepted(&app, &cat.rust_teacher, own).await;
     assert_eq!(body, json!({"recorded": 1, "ignored": 1}));
     app.stop().await;
 }
@@ -312,15 +317,15 @@ async fn reporting_is_rate_limited_per_user(backend: Backend) {
     ]);
     refused(&app, &ann, ghosts, 400, "validation_failed").await;
     refused(&app, &ann, view(5), 400, "validation_failed").await;
-    json_of(post_events(&app, &ann, view(3)).await, 202).await;
+    accepted(&app, &ann, view(3)).await;
     // Two more than the one token left: refused whole, with Retry-After, nothing stored.
     let resp = post_events(&app, &ann, view(2)).await;
     assert!(resp.headers().get("retry-after").is_some());
     assert_error(resp, 429, "rate_limited").await;
     assert_eq!(stored_events(&app, &ann).await.len(), 3);
-    json_of(post_events(&app, &ann, view(1)).await, 202).await;
+    accepted(&app, &ann, view(1)).await;
     // Another user has a budget of their own.
-    json_of(post_events(&app, &bob, view(4)).await, 202).await;
+    accepted(&app, &bob, view(4)).await;
     app.stop().await;
 }
 
@@ -339,14 +344,10 @@ async fn an_event_changes_the_very_next_recommendations(backend: Backend) {
     );
 
     // One view of a Rust course: the next list is the other Rust courses, because of it.
-    json_of(
-        post_events(
-            &app,
-            &learner,
-            json!([{"kind": "course_view", "course_id": cat.rust[0]}]),
-        )
-        .await,
-        202,
+    accepted(
+        &app,
+        &learner,
+        json!([{"kind": "course_view", "course_id": cat.rust[0]}]),
     )
     .await;
     let after = recommendations(&app, &learner, 10).await;
@@ -376,7 +377,7 @@ async fn an_event_changes_the_very_next_recommendations(backend: Backend) {
         {"kind": "wishlist_add", "course_id": cat.cooking[0]},
         {"kind": "wishlist_add", "course_id": cat.cooking[1]},
     ]);
-    json_of(post_events(&app, &learner, saves).await, 202).await;
+    accepted(&app, &learner, saves).await;
     let top = recommendations(&app, &learner, 2).await;
     assert!(
         cat.cooking[2..]
@@ -444,14 +445,10 @@ async fn new_courses_are_recommendable_at_once_and_archived_ones_never(backend: 
     .await;
     assert!(!ids(&similar(&app, &cat.rust[0], None).await).contains(&fresh));
     let learner = app.register("learner@example.org").await;
-    json_of(
-        post_events(
-            &app,
-            &learner,
-            json!([{"kind": "course_view", "course_id": cat.rust[0]}]),
-        )
-        .await,
-        202,
+    accepted(
+        &app,
+        &learner,
+        json!([{"kind": "course_view", "course_id": cat.rust[0]}]),
     )
     .await;
     assert!(!ids(&recommendations(&app, &learner, 10).await).contains(&fresh));
@@ -462,14 +459,10 @@ async fn owned_and_dismissed_courses_are_never_recommended(backend: Backend) {
     let app = spawn_app(backend).await;
     let cat = catalog(&app).await;
     let learner = app.register("learner@example.org").await;
-    json_of(
-        post_events(
-            &app,
-            &learner,
-            json!([{"kind": "course_view", "course_id": cat.rust[0]}]),
-        )
-        .await,
-        202,
+    accepted(
+        &app,
+        &learner,
+        json!([{"kind": "course_view", "course_id": cat.rust[0]}]),
     )
     .await;
     // Enrolled in one: never recommended, and (a strong signal) it pulls its cluster closer.
@@ -545,7 +538,7 @@ async fn plant_pairing(app: &TestApp, cat: &Catalog) {
                 {"kind": "wishlist_add", "course_id": a},
                 {"kind": "wishlist_add", "course_id": b},
             ]);
-            json_of(post_events(app, &who, events).await, 202).await;
+            accepted(app, &who, events).await;
         }
     }
 }
@@ -688,14 +681,10 @@ async fn experts_are_recommended_by_what_the_learner_does(backend: Backend) {
         "without history every expert is still offered"
     );
 
-    json_of(
-        post_events(
-            &app,
-            &learner,
-            json!([{"kind": "course_view", "course_id": cat.cooking[1]}]),
-        )
-        .await,
-        202,
+    accepted(
+        &app,
+        &learner,
+        json!([{"kind": "course_view", "course_id": cat.cooking[1]}]),
     )
     .await;
     let list = experts(

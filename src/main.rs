@@ -48,8 +48,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum RecommendCommand {
-    /// Leave-last-out evaluation (HR@10, NDCG@10, HNSW recall and speed) on MovieLens-format
-    /// ratings; see docs/recommendations.md.
+    /// The served model against popularity, item-kNN, ALS and EASE on MovieLens-format ratings
+    /// (temporal and leave-last-out splits, full ranking, bootstrap intervals); see
+    /// docs/recommendations.md.
     Eval {
         /// Tab-separated `user item rating timestamp` lines (`u.data`, or RecBole's
         /// `ml-100k.inter` with its header); `scripts/fetch-ml100k.sh` fetches ML-100K.
@@ -64,7 +65,7 @@ enum RecommendCommand {
         /// Half-life of an interaction's pull on the user vector, in hours.
         #[arg(long)]
         half_life_hours: Option<f64>,
-        /// Seed of the negative sampling and of the model's random projection.
+        /// Seed of the bootstrap and of the model's random initialisation.
         #[arg(long)]
         seed: Option<u64>,
     },

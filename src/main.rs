@@ -65,6 +65,10 @@ enum RecommendCommand {
         /// Half-life of an interaction's pull on the user vector, in hours.
         #[arg(long)]
         half_life_hours: Option<f64>,
+        /// Weight of the popularity prior in the served re-scoring (default: the production
+        /// value).
+        #[arg(long)]
+        prior: Option<f32>,
         /// Seed of the bootstrap and of the model's random initialisation.
         #[arg(long)]
         seed: Option<u64>,
@@ -156,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
                     json,
                     dim,
                     half_life_hours,
+                    prior,
                     seed,
                 },
         } => {
@@ -166,6 +171,9 @@ async fn main() -> anyhow::Result<()> {
             }
             if let Some(hours) = half_life_hours {
                 params.model.half_life_secs = hours * 3600.0;
+            }
+            if let Some(prior) = prior {
+                params.model.popularity_prior = prior;
             }
             if let Some(seed) = seed {
                 params.seed = seed;

@@ -379,7 +379,7 @@ impl Hit {
         Hit {
             hr10: f64::from(u8::from(list.iter().take(K).any(hit))),
             ndcg10: if ideal > 0.0 { dcg / ideal } else { 0.0 },
-            recall50: found as f64 / targets.len().min(LIST).max(1) as f64,
+            recall50: found as f64 / targets.len().clamp(1, LIST) as f64,
         }
     }
 

@@ -48,8 +48,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum RecommendCommand {
-    /// Leave-last-out evaluation (HR@10, NDCG@10, HNSW recall and speed) on MovieLens-format
-    /// ratings; see docs/recommendations.md.
+    /// The served model against popularity, item-kNN, ALS and EASE on MovieLens-format ratings
+    /// (temporal and leave-last-out splits, full ranking, bootstrap intervals); see
+    /// docs/recommendations.md.
     Eval {
         /// Tab-separated `user item rating timestamp` lines (`u.data`, or RecBole's
         /// `ml-100k.inter` with its header); `scripts/fetch-ml100k.sh` fetches ML-100K.
@@ -64,7 +65,11 @@ enum RecommendCommand {
         /// Half-life of an interaction's pull on the user vector, in hours.
         #[arg(long)]
         half_life_hours: Option<f64>,
-        /// Seed of the negative sampling and of the model's random projection.
+        /// Weight of the popularity prior in the served re-scoring (default: the production
+        /// value).
+        #[arg(long)]
+        prior: Option<f32>,
+        /// Seed of the bootstrap and of the model's random initialisation.
         #[arg(long)]
         seed: Option<u64>,
     },
@@ -155,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
                     json,
                     dim,
                     half_life_hours,
+                    prior,
                     seed,
                 },
         } => {
@@ -165,6 +171,9 @@ async fn main() -> anyhow::Result<()> {
             }
             if let Some(hours) = half_life_hours {
                 params.model.half_life_secs = hours * 3600.0;
+            }
+            if let Some(prior) = prior {
+                params.model.popularity_prior = prior;
             }
             if let Some(seed) = seed {
                 params.seed = seed;

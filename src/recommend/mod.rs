@@ -11,9 +11,13 @@
 //! - `actor`: the one writer of the current snapshot (cold starts, background refits), and
 //!   `priority`: refits yield the CPU to requests.
 //! - `service` and `routes`: the endpoints.
-//! - `eval`: leave-last-out evaluation on MovieLens-format data.
+//! - `als` and `baselines`: implicit ALS (the served collaborative factors and a baseline) and
+//!   the other baselines: popularity, item-kNN, EASE.
+//! - `eval`: the served model against the baselines on MovieLens-format data.
 
 pub mod actor;
+pub mod als;
+pub mod baselines;
 pub mod corpus;
 pub mod eval;
 pub mod experts;

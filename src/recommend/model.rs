@@ -55,6 +55,13 @@ pub struct ModelParams {
     pub max_items_per_user: usize,
     /// Seed of the random projection, so a refit of the same data gives the same vectors.
     pub seed: u64,
+    /// Weight of an item's popularity prior (`ln(1 + support) / ln(1 + max support)`, in
+    /// 0..1) added to its cosine when a user's candidates are re-scored: cosine alone ranks
+    /// rarely taken items as high as well-trodden ones (docs/recommendations.md has the sweep).
+    pub popularity_prior: f32,
+    /// Candidates taken from the index for a user and re-scored exactly, whatever the `limit`:
+    /// one fixed pool, so a shorter list is drawn from the same candidates as a longer one.
+    pub candidate_pool: usize,
 }
 
 impl Default for ModelParams {
@@ -69,6 +76,8 @@ impl Default for ModelParams {
             power_iters: 3,
             max_items_per_user: 1_000,
             seed: 0x5eed_1ec7,
+            popularity_prior: 0.6,
+            candidate_pool: 200,
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct Item {
     pub tags: Vec<String>,
     /// Users with a positive interaction: zero for a cold-start course.
     pub support: usize,
+    /// Popularity prior in 0..1 (see `ModelParams::popularity_prior`); zero when cold.
+    pub prior: f32,
 }
 
 impl Item {
@@ -51,6 +53,7 @@ impl Item {
             instructor_name: course.instructor_name,
             tags: course.tags,
             support,
+            prior: 0.0,
         }
     }
 
@@ -132,11 +135,18 @@ impl Snapshot {
             "recommendation model fitted and indexed"
         );
         let (popular, trending) = lists(n, &corpus.interactions, now.and_utc().timestamp());
+        let most = support.iter().copied().max().unwrap_or(0) as f32;
         let items: Vec<Arc<Item>> = corpus
             .courses
             .into_iter()
             .zip(support)
-            .map(|(c, s)| Arc::new(Item::new(c, s)))
+            .map(|(c, s)| {
+                let mut item = Item::new(c, s);
+                if most > 0.0 {
+                    item.prior = (s as f32).ln_1p() / most.ln_1p();
+                }
+                Arc::new(item)
+            })
             .collect();
         let by_course = items
             .iter()
@@ -315,7 +325,8 @@ impl Snapshot {
         };
         let mut picks = Vec::with_capacity(limit);
         if let Some(user) = user_vector_of(&touched, &self.params) {
-            let found = self.index.search(&user, limit * 3 + 5, keep);
+            let pool = self.params.candidate_pool.max(limit * 3 + 5);
+            let found = self.with_prior(self.index.search(&user, pool, keep));
             for (i, score) in self.close_and_varied(found, limit) {
                 let Some(item) = self.item(i) else { continue };
                 picks.push(Pick {
@@ -336,6 +347,19 @@ impl Snapshot {
             picks.extend(fill);
         }
         picks
+    }
+
+    /// Re-scores candidates exactly: cosine plus the weighted popularity prior, for what points
+    /// the same way as the user (a negative cosine is no recommendation at any popularity).
+    fn with_prior(&self, found: Vec<(u32, f32)>) -> Vec<(u32, f32)> {
+        let weight = self.params.popularity_prior;
+        let mut scored: Vec<(u32, f32)> = found
+            .into_iter()
+            .filter(|&(_, s)| s > 0.0)
+            .map(|(i, s)| (i, s + weight * self.item(i).map_or(0.0, |it| it.prior)))
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored
     }
 
     /// Only what points the same way as the query (a negative cosine is not "similar"; the

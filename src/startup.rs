@@ -12,6 +12,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use tracing_actix_web::TracingLogger;
 
+use crate::accounts::revocation::{self, DbFeed, Revocations};
 use crate::accounts::throttle::LoginThrottle;
 use crate::accounts::tokens::TokenKeys;
 use crate::clock::{Clock, SharedClock, SystemClock};
@@ -87,6 +88,9 @@ impl Application {
             settings.login_max_failures_per_ip,
             settings.login_window,
         ));
+        // Access tokens stay valid for their lifetime plus the verification leeway.
+        let keep = settings.access_token_ttl + std::time::Duration::from_secs(60);
+        let revocations = web::Data::new(Revocations::new(keep));
         let metrics = web::Data::new(telemetry::metrics_handle());
         let commerce = CommerceConfig::from_settings(&settings);
         let webhook_secret =
@@ -131,6 +135,10 @@ impl Application {
         );
         let consult = Arc::new(ConsultConfig::from_settings(&settings));
         let background = vec![
+            actix_web::rt::spawn(revocation::follow(
+                revocations.clone().into_inner(),
+                DbFeed::new(db.clone()),
+            )),
             actix_web::rt::spawn(dispatcher.run()),
             actix_web::rt::spawn(consult_sweep(
                 orders.get_ref().clone(),
@@ -145,6 +153,7 @@ impl Application {
         let realtime = web::Data::new(Realtime {
             db: db.clone(),
             keys: keys.clone().into_inner(),
+            revocations: revocations.clone().into_inner(),
             rooms: Registry::new(RoomDeps {
                 db: db.clone(),
                 broker: Arc::new(InProcess::default()),
@@ -182,6 +191,7 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .app_data(db_data.clone())
                 .app_data(keys.clone())
+                .app_data(revocations.clone())
                 .app_data(throttle.clone())
                 .app_data(metrics.clone())
                 .app_data(orders.clone())

@@ -8,6 +8,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::domain::Role;
+use super::revocation::Revocations;
 use super::tokens::TokenKeys;
 use crate::error::ApiError;
 
@@ -16,7 +17,7 @@ use crate::error::ApiError;
 pub struct AuthUser {
     /// User id from the token's `sub`.
     pub id: String,
-    /// Role when the token was issued.
+    /// Role when the token was issued (a token whose role changed since is refused).
     pub role: Role,
 }
 
@@ -58,7 +59,7 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
-/// Verifies the request's bearer token.
+/// Verifies the request's bearer token and that nothing revoked it since.
 fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let keys = req
         .app_data::<web::Data<TokenKeys>>()
@@ -66,6 +67,12 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let claims = keys
         .verify_access(bearer_token(req)?)
         .ok_or_else(|| ApiError::Unauthorized("invalid or expired access token".into()))?;
+    // Logouts, role changes and disabled accounts end a token before its expiry; the view is
+    // in memory, fed by the revocation log, so this costs no query.
+    req.app_data::<web::Data<Revocations>>()
+        .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("Revocations not registered")))?
+        .check(&claims)
+        .map_err(|d| ApiError::Unauthorized(d.message().into()))?;
     tracing::Span::current().record("user_id", claims.sub.as_str());
     Ok(AuthUser {
         id: claims.sub,

@@ -3,6 +3,8 @@
 //! - `domain`: validated input (`Email`, `Password`, `DisplayName`, `Role`).
 //! - `tokens`: password hashing, JWT access tokens, refresh-token generation and hashing.
 //! - `throttle`: failed-login limits per account and per client address.
+//! - `revocation`: the log of logouts, role changes, disabled accounts and lost entitlements,
+//!   followed by every node into an in-memory view that HTTP and WebSocket checks consult.
 //! - `store`: the rows and queries.
 //! - `service`: the rules, as plain functions over a connection.
 //! - `auth`: the `AuthUser` extractor for bearer-authenticated handlers, and `MaybeAuthUser`
@@ -11,6 +13,7 @@
 
 pub mod auth;
 pub mod domain;
+pub mod revocation;
 pub mod routes;
 pub mod service;
 pub mod store;

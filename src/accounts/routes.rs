@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::AuthUser;
 use super::domain::Role;
+use super::revocation::Revocations;
 use super::service::{self, IssuedTokens, NewAccount, User};
 use super::throttle::LoginThrottle;
 use super::tokens::TokenKeys;
@@ -176,10 +177,12 @@ pub async fn refresh(
 #[tracing::instrument(skip_all)]
 pub async fn logout(
     db: web::Data<Db>,
+    revocations: web::Data<Revocations>,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let raw = body.into_inner().refresh_token;
     db.run(move |c| service::logout(c, &raw)).await?;
+    revocations.nudge();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -276,6 +279,7 @@ pub struct RoleChange {
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn change_role(
     db: web::Data<Db>,
+    revocations: web::Data<Revocations>,
     user: AuthUser,
     path: web::Path<String>,
     body: web::Json<RoleChange>,
@@ -286,6 +290,7 @@ pub async fn change_role(
     let updated = db
         .run(move |c| service::change_role(c, &target, role))
         .await?;
+    revocations.nudge();
     tracing::info!(target = %updated.id, role = %role, "role changed");
     Ok(HttpResponse::Ok().json(UserView::from(updated)))
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 use chrono::NaiveDateTime;
 
 use super::domain::{DisplayName, Email, Password, Role};
+use super::revocation::{self, Revocation};
 use super::store::{self, RefreshTokenRow, UserRow};
 use super::throttle::LoginThrottle;
 use super::tokens::{self, TokenKeys};
@@ -35,6 +36,9 @@ pub enum AccountError {
     /// No such user.
     #[error("user not found")]
     UserNotFound,
+    /// An administrator disabled the account.
+    #[error("this account is disabled")]
+    Disabled,
     /// The change would leave the platform without an administrator.
     #[error("cannot remove the last admin")]
     LastAdmin,
@@ -64,6 +68,7 @@ impl From<AccountError> for ApiError {
                 retry_after_secs: secs,
             },
             AccountError::UserNotFound => ApiError::not_found("user"),
+            AccountError::Disabled => ApiError::Forbidden(e.to_string()),
             AccountError::Db(e) => e.into(),
             AccountError::Unexpected(e) => ApiError::Unexpected(e),
         }
@@ -202,6 +207,9 @@ pub fn login(
     match found {
         Some(row) if matches => {
             throttle.record_success(&email);
+            if revocation::is_disabled(conn, &row.id)? {
+                return Err(AccountError::Disabled);
+            }
             let user = User::try_from(row)?;
             db::write_transaction(conn, |conn| start_session(conn, keys, user))
         }
@@ -244,7 +252,7 @@ fn issue(
             revoked_at: None,
         },
     )?;
-    let access_token = keys.issue_access(&user.id, user.role)?;
+    let access_token = keys.issue_access(&user.id, user.role, family_id)?;
     Ok(IssuedTokens {
         user,
         access_token,
@@ -256,7 +264,9 @@ fn issue(
 /// though the request fails.
 enum Rotation {
     Rotated(IssuedTokens),
-    Refused { revoke_family: Option<String> },
+    Refused {
+        revoke_family: Option<(String, String)>,
+    },
 }
 
 /// Exchanges a refresh token for a new pair. A token that was already exchanged is a sign of
@@ -280,11 +290,14 @@ pub fn refresh(
         }
         if token.used_at.is_some() || !store::mark_used(conn, &token.id, now)? {
             return Ok(Rotation::Refused {
-                revoke_family: Some(token.family_id),
+                revoke_family: Some((token.user_id, token.family_id)),
             });
         }
         let user =
             store::find_user(conn, &token.user_id)?.ok_or(AccountError::InvalidRefreshToken)?;
+        if revocation::is_disabled(conn, &user.id)? {
+            return Err(AccountError::Disabled);
+        }
         Ok(Rotation::Rotated(issue(
             conn,
             keys,
@@ -295,8 +308,8 @@ pub fn refresh(
     match rotation {
         Rotation::Rotated(tokens) => Ok(tokens),
         Rotation::Refused { revoke_family } => {
-            if let Some(family) = revoke_family {
-                let revoked = store::revoke_family(conn, &family, db::now())?;
+            if let Some((user, family)) = revoke_family {
+                let revoked = end_session(conn, &user, &family)?;
                 tracing::warn!(family, revoked, "refresh token reused; family revoked");
             }
             Err(AccountError::InvalidRefreshToken)
@@ -309,8 +322,24 @@ pub fn refresh(
 pub fn logout(conn: &mut DbConnection, raw: &str) -> Result<(), AccountError> {
     let token = store::find_refresh_token(conn, &tokens::hash_refresh_token(raw))?
         .ok_or(AccountError::InvalidRefreshToken)?;
-    store::revoke_family(conn, &token.family_id, db::now())?;
+    end_session(conn, &token.user_id, &token.family_id)?;
     Ok(())
+}
+
+/// Revokes a refresh family and logs the end of its session, so the access tokens issued in
+/// it (their `sid`) stop working on every node too. Returns how many tokens were revoked.
+fn end_session(conn: &mut DbConnection, user: &str, family: &str) -> Result<usize, AccountError> {
+    db::write_transaction(conn, |conn| {
+        let revoked = store::revoke_family(conn, family, db::now())?;
+        revocation::record(
+            conn,
+            &Revocation::Session {
+                user: user.to_owned(),
+                sid: family.to_owned(),
+            },
+        )?;
+        Ok(revoked)
+    })
 }
 
 /// The user with this id.
@@ -320,8 +349,8 @@ pub fn get_user(conn: &mut DbConnection, id: &str) -> Result<User, AccountError>
         .and_then(User::try_from)
 }
 
-/// Changes a user's role; refuses to demote the last admin. Takes effect in access tokens
-/// issued from now on (at most one access-token lifetime later).
+/// Changes a user's role; refuses to demote the last admin. Logged as a revocation, so tokens
+/// carrying the old role stop working at once on every node.
 pub fn change_role(
     conn: &mut DbConnection,
     user_id: &str,
@@ -336,6 +365,8 @@ pub fn change_role(
             }
         }
         store::set_role(conn, user_id, role.as_str(), db::now())?;
+        let user = user_id.to_owned();
+        revocation::record(conn, &Revocation::Role { user, role })?;
         get_user(conn, user_id)
     })
 }

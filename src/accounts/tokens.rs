@@ -23,6 +23,10 @@ pub struct Claims {
     pub sub: String,
     /// The user's role when the token was issued.
     pub role: Role,
+    /// The session (refresh-token family) the token was issued for, so a logout can revoke
+    /// the access tokens of that login too, not only its refresh token.
+    #[serde(default)]
+    pub sid: String,
     /// Issued at, seconds since the epoch.
     pub iat: i64,
     /// Expires at, seconds since the epoch.
@@ -58,12 +62,19 @@ impl TokenKeys {
         }
     }
 
-    /// Signs an access token for `user_id` with `role`, valid for [`TokenKeys::access_ttl`].
-    pub fn issue_access(&self, user_id: &str, role: Role) -> Result<String, anyhow::Error> {
+    /// Signs an access token for `user_id` with `role` in session `sid`, valid for
+    /// [`TokenKeys::access_ttl`].
+    pub fn issue_access(
+        &self,
+        user_id: &str,
+        role: Role,
+        sid: &str,
+    ) -> Result<String, anyhow::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_owned(),
             role,
+            sid: sid.to_owned(),
             iat: now,
             exp: now + self.access_ttl.as_secs() as i64,
             iss: ISSUER.to_owned(),
@@ -144,16 +155,17 @@ mod tests {
     #[test]
     fn access_tokens_round_trip() {
         let k = keys(60);
-        let token = k.issue_access("user-1", Role::Instructor).unwrap();
+        let token = k.issue_access("user-1", Role::Instructor, "s1").unwrap();
         let claims = k.verify_access(&token).unwrap();
         assert_eq!(claims.sub, "user-1");
         assert_eq!(claims.role, Role::Instructor);
+        assert_eq!(claims.sid, "s1");
     }
 
     #[test]
     fn tampered_or_foreign_tokens_are_refused() {
         let k = keys(60);
-        let token = k.issue_access("user-1", Role::Learner).unwrap();
+        let token = k.issue_access("user-1", Role::Learner, "s1").unwrap();
         let other = TokenKeys::new(
             "another-secret-that-is-long-enough!",
             Duration::from_secs(60),
@@ -175,11 +187,12 @@ mod tests {
             Duration::from_secs(0),
             Duration::from_secs(60),
         );
-        let mut claims_token = k.issue_access("u", Role::Learner).unwrap();
+        let mut claims_token = k.issue_access("u", Role::Learner, "s1").unwrap();
         // A zero-lifetime token is still inside the leeway; forge one that expired long ago.
         let old = Claims {
             sub: "u".into(),
             role: Role::Learner,
+            sid: "s1".into(),
             iat: 0,
             exp: 10,
             iss: ISSUER.into(),

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use super::domain::text_enum;
 use super::store;
+use crate::accounts::revocation::{self, Revocation};
 use crate::db::schema::{courses, entitlements};
 use crate::db::{self, DbConnection};
 
@@ -75,16 +76,23 @@ pub fn grant(
     }
 }
 
-/// Revokes every active entitlement the order granted; returns how many.
+/// Revokes every active entitlement the order granted (logging each as a revocation);
+/// returns how many.
 pub fn revoke_for_order(
     conn: &mut DbConnection,
     order_id: &str,
 ) -> Result<usize, diesel::result::Error> {
-    let course_ids: Vec<String> = entitlements::table
+    let held: Vec<(String, String)> = entitlements::table
         .filter(entitlements::order_id.eq(order_id))
         .filter(entitlements::revoked_at.is_null())
-        .select(entitlements::course_id)
+        .select((entitlements::user_id, entitlements::course_id))
         .load(conn)?;
+    // Logged with the revocation, so the learner's open sockets leave the course's rooms.
+    for (user, course) in &held {
+        let (user, course) = (user.clone(), course.clone());
+        revocation::record(conn, &Revocation::Entitlement { user, course })?;
+    }
+    let course_ids: Vec<String> = held.into_iter().map(|(_, c)| c).collect();
     for course_id in &course_ids {
         store::lock_course(conn, course_id)?;
     }

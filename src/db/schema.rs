@@ -458,12 +458,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    revocations (id) {
+        id -> BigInt,
+        kind -> Text,
+        user_id -> Text,
+        subject -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    disabled_accounts (user_id) {
+        user_id -> Text,
+        disabled_by -> Text,
+        disabled_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     live_sessions,
     room_epochs,
     room_events,
     users,
     refresh_tokens,
+    revocations,
+    disabled_accounts,
     courses,
     course_tags,
     lessons,

@@ -215,13 +215,29 @@ pub struct Unparsed {
     pub message: String,
 }
 
-/// Parses one text frame.
+/// Parses one text frame. Errors say what is wrong in the client's terms (which `type` is
+/// unknown, which field is missing), never where in the text or every variant serde knows.
 pub fn parse(text: &str) -> Result<ClientFrame, Unparsed> {
-    serde_json::from_str(text).map_err(|e| Unparsed {
-        reference: serde_json::from_str::<Value>(text)
-            .ok()
-            .and_then(|v| v.get("ref")?.as_str().map(str::to_owned)),
-        message: format!("invalid frame: {e}"),
+    let Ok(value) = serde_json::from_str::<Value>(text) else {
+        return Err(Unparsed {
+            reference: None,
+            message: "invalid frame: not JSON".into(),
+        });
+    };
+    let reference = value.get("ref").and_then(Value::as_str).map(str::to_owned);
+    let kind = value.get("type").and_then(Value::as_str).map(str::to_owned);
+    serde_json::from_value(value).map_err(|e| {
+        let e = e.to_string();
+        // serde lists every variant after this; the protocol document lists them for people.
+        let e = e.split(", expected one of").next().unwrap_or(&e);
+        let message = match kind {
+            None => "invalid frame: a JSON object with a string `type` is expected".to_owned(),
+            Some(k) if e.starts_with(&format!("unknown variant `{k}`")) => {
+                format!("unknown type `{k}` (see docs/protocol.md)")
+            }
+            Some(k) => format!("invalid `{k}` frame: {e}"),
+        };
+        Unparsed { reference, message }
     })
 }
 
@@ -235,6 +251,17 @@ pub enum ServerFrame {
         user: String,
         /// Server ping interval.
         heartbeat_s: u64,
+        /// When the access token expires (RFC 3339): send `auth` with a fresh one before.
+        expires_at: String,
+    },
+    /// The answer to a re-authentication: the `ack` of the `auth` frame, with the new expiry.
+    #[serde(rename = "ack")]
+    Reauthenticated {
+        /// Echoed `ref`.
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        /// When the fresh token expires (RFC 3339).
+        expires_at: String,
     },
     /// Joined a room: where its log stands and whether the missed events were replayed.
     Joined {
@@ -402,6 +429,18 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn errors_name_the_problem_without_serde_internals() {
+        let e = parse(r#"{"type":"dance","ref":"d1"}"#).unwrap_err();
+        assert_eq!(e.message, "unknown type `dance` (see docs/protocol.md)");
+        assert_eq!(e.reference.as_deref(), Some("d1"));
+        let e = parse(r#"{"type":"chat","room":"x"}"#).unwrap_err();
+        assert_eq!(e.message, "invalid `chat` frame: missing field `text`");
+        let e = parse(r#"{"type":"moderate","room":"r","action":"explode"}"#).unwrap_err();
+        assert!(!e.message.contains("expected one of"), "{}", e.message);
+        assert!(!parse("{nope").unwrap_err().message.contains("column"));
     }
 
     #[test]

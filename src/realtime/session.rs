@@ -24,7 +24,8 @@ use super::protocol::{self, Command, ServerFrame};
 use super::rate::TokenBucket;
 use super::room::{Act, Join, Leave, Lookup, Registry, Room, RosterPage};
 use crate::accounts::AuthUser;
-use crate::accounts::tokens::TokenKeys;
+use crate::accounts::revocation::{Revocation, Revocations};
+use crate::accounts::tokens::{Claims, TokenKeys};
 use crate::clock::SharedClock;
 use crate::db::{Db, DbError};
 use crate::error::ApiError;
@@ -33,8 +34,15 @@ use crate::error::ApiError;
 const AUTH_DEADLINE: Duration = Duration::from_secs(5);
 /// Close code for "not authenticated in time / bad token".
 const UNAUTHORIZED: u16 = 4001;
+/// Close code for "the access token expired without a fresh one over the socket".
+const TOKEN_EXPIRED: u16 = 4002;
+/// Close code for "rights revoked": the session was signed out, the role changed, the account
+/// was disabled, or a re-authentication carried another user's token.
+const REVOKED: u16 = 4003;
 /// Close code for "this user already has the maximum number of connections".
 const TOO_MANY_CONNECTIONS: u16 = 4008;
+/// Close code for "kept sending past the rate limit".
+const POLICY_VIOLATION: u16 = 1008;
 /// Close code for "your outbound queue filled up": rejoin with `since` to recover.
 const SLOW_CONSUMER: u16 = 4009;
 /// Bytes of room frames written between two pauses of the mailbox (see `Handler<Outbound>`).
@@ -48,6 +56,8 @@ pub struct Realtime {
     pub db: Db,
     /// Token verification.
     pub keys: Arc<TokenKeys>,
+    /// What has been revoked since tokens were issued, and who to tell.
+    pub revocations: Arc<Revocations>,
     /// Room lookup on this node.
     pub rooms: Addr<Registry>,
     /// Server ping interval.
@@ -97,12 +107,18 @@ pub struct Session {
     id: u64,
     shared: web::Data<Realtime>,
     user: Option<AuthUser>,
-    /// A user authenticated by `?token=`, signed in once the actor runs.
-    preauth: Option<AuthUser>,
+    /// The session (`sid`) of the token the connection is authenticated with.
+    sid: String,
+    /// Closes the connection when its token expires; replaced on re-authentication.
+    expiry: Option<SpawnHandle>,
+    /// The claims of a `?token=`, signed in once the actor runs.
+    preauth: Option<Claims>,
     frames: Reassembler,
     rooms: HashMap<String, Addr<Room>>,
     last_seen: Instant,
     budget: TokenBucket,
+    /// Frames refused in a row for lack of budget.
+    refused: u32,
     /// What rooms share about this connection: its queue count and socket (see `outlet`).
     conn: Arc<Connection>,
     /// Bytes handed to the socket since the last pause.
@@ -122,49 +138,164 @@ impl Session {
         ctx.stop();
     }
 
-    fn authenticate(&mut self, ctx: &mut WebsocketContext<Self>, token: &str) {
-        match self.shared.keys.verify_access(token) {
-            Some(claims) => self.signed_in(
-                ctx,
-                AuthUser {
-                    id: claims.sub,
+    /// An `auth` frame: signs in, or re-authenticates an open connection (same user only).
+    fn authenticate(
+        &mut self,
+        ctx: &mut WebsocketContext<Self>,
+        token: &str,
+        reference: Option<String>,
+    ) {
+        let Some(claims) = self.shared.keys.verify_access(token) else {
+            if self.user.is_some() {
+                let e = ServerFrame::error(reference, "unauthorized", "invalid or expired token");
+                return self.send(ctx, e);
+            }
+            return self.close(ctx, UNAUTHORIZED, "invalid or expired access token");
+        };
+        match self.user.clone() {
+            None => self.signed_in(ctx, claims),
+            Some(user) if user.id != claims.sub => {
+                self.close(ctx, REVOKED, "the token is for another user")
+            }
+            Some(user) => {
+                if let Err(denied) = self.shared.revocations.check(&claims) {
+                    return self.close(ctx, REVOKED, denied.message());
+                }
+                self.sid = claims.sid.clone();
+                // Rooms admitted the old role; a changed one takes effect in rooms joined next.
+                self.user = Some(AuthUser {
                     role: claims.role,
-                },
-            ),
-            None => self.close(ctx, UNAUTHORIZED, "invalid or expired access token"),
+                    ..user
+                });
+                self.arm_expiry(ctx, claims.exp);
+                let ack = ServerFrame::Reauthenticated {
+                    reference,
+                    expires_at: expires_at(claims.exp),
+                };
+                self.send(ctx, ack);
+            }
         }
     }
 
-    /// Admits an authenticated user (within the per-user connection cap) and says hello.
-    fn signed_in(&mut self, ctx: &mut WebsocketContext<Self>, user: AuthUser) {
-        if !self.shared.admit(&user.id) {
+    /// Closes the connection with 4002 when `exp` (seconds since the epoch) passes.
+    fn arm_expiry(&mut self, ctx: &mut WebsocketContext<Self>, exp: i64) {
+        if let Some(old) = self.expiry.take() {
+            ctx.cancel_future(old);
+        }
+        let left_ms = exp * 1000 - chrono::Utc::now().timestamp_millis();
+        let left = Duration::from_millis(u64::try_from(left_ms).unwrap_or(0));
+        self.expiry = Some(ctx.run_later(left, |s, ctx| {
+            s.close(
+                ctx,
+                TOKEN_EXPIRED,
+                "token expired; send a fresh one before it expires",
+            );
+        }));
+    }
+
+    /// Admits an authenticated user (within the per-user connection cap and unless revoked),
+    /// listens for the user's revocations, and says hello.
+    fn signed_in(&mut self, ctx: &mut WebsocketContext<Self>, claims: Claims) {
+        if !self.shared.admit(&claims.sub) {
             return self.close(
                 ctx,
                 TOO_MANY_CONNECTIONS,
                 "too many connections for this user",
             );
         }
+        let user = AuthUser {
+            id: claims.sub.clone(),
+            role: claims.role,
+        };
+        // Counted and listening from here on, so `stopped` releases both.
+        self.user = Some(user.clone());
+        let addr = ctx.address();
+        self.shared.revocations.listen(
+            &user.id,
+            self.id,
+            Box::new(move |r| addr.do_send(Revoked(r.clone()))),
+        );
+        if let Err(denied) = self.shared.revocations.check(&claims) {
+            return self.close(ctx, REVOKED, denied.message());
+        }
+        self.sid = claims.sid.clone();
+        self.arm_expiry(ctx, claims.exp);
         let hello = ServerFrame::Hello {
-            user: user.id.clone(),
+            user: user.id,
             heartbeat_s: self.shared.heartbeat.as_secs(),
+            expires_at: expires_at(claims.exp),
         };
         self.send(ctx, hello);
-        self.user = Some(user);
+    }
+
+    /// After a lost entitlement: asks admission again for every joined room and leaves those
+    /// it now refuses, telling the client with a `forbidden` error naming the room.
+    fn recheck_rooms(&mut self, ctx: &mut WebsocketContext<Self>, user: AuthUser) {
+        let names: Vec<String> = self.rooms.keys().cloned().collect();
+        let db = self.shared.db.clone();
+        let check = async move {
+            db.run(move |c| {
+                Ok::<_, DbError>(
+                    names
+                        .into_iter()
+                        .filter_map(|n| admission::admit(c, &user, &n).err().map(|e| (n, e.1)))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .await
+        };
+        ctx.spawn(check.into_actor(self).map(|refused, session, ctx| {
+            for (room, why) in refused.unwrap_or_default() {
+                if let Some(addr) = session.rooms.remove(&room) {
+                    addr.do_send(Leave {
+                        session: session.id,
+                    });
+                    let msg = format!("removed from {room}: {why}");
+                    session.send(ctx, ServerFrame::error(None, "forbidden", msg));
+                }
+            }
+        }));
+    }
+
+    /// Charges one frame, valid or not, to the connection's budget. Over budget it answers
+    /// `rate_limited`; a client that keeps sending past it (more refused frames in a row than
+    /// the burst) is closed with 1008. False when the frame must not be handled.
+    fn spend(&mut self, ctx: &mut WebsocketContext<Self>, reference: Option<String>) -> bool {
+        match self.budget.take(Instant::now()) {
+            Ok(()) => {
+                self.refused = 0;
+                true
+            }
+            Err(wait) => {
+                self.refused += 1;
+                if self.refused > self.shared.rate.0 {
+                    self.close(ctx, POLICY_VIOLATION, "rate limit exceeded repeatedly");
+                } else {
+                    let msg = format!("too many commands; retry in {} ms", wait.as_millis().max(1));
+                    self.send(ctx, ServerFrame::error(reference, "rate_limited", msg));
+                }
+                false
+            }
+        }
     }
 
     fn command(&mut self, ctx: &mut WebsocketContext<Self>, text: &str) {
-        let frame = match protocol::parse(text) {
+        let parsed = protocol::parse(text);
+        let reference = match &parsed {
+            Ok(f) => f.reference.clone(),
+            Err(e) => e.reference.clone(),
+        };
+        if !self.spend(ctx, reference) {
+            return;
+        }
+        let frame = match parsed {
             Ok(f) => f,
             Err(e) => return self.send(ctx, ServerFrame::error(e.reference, "invalid", e.message)),
         };
         let reference = frame.reference;
-        if let Err(wait) = self.budget.take(Instant::now()) {
-            let msg = format!("too many commands; retry in {} ms", wait.as_millis().max(1));
-            return self.send(ctx, ServerFrame::error(reference, "rate_limited", msg));
-        }
         let Some(user) = self.user.clone() else {
             return match frame.command {
-                Command::Auth { token } => self.authenticate(ctx, &token),
+                Command::Auth { token } => self.authenticate(ctx, &token, reference),
                 _ => self.close(ctx, UNAUTHORIZED, "authenticate first"),
             };
         };
@@ -173,10 +304,7 @@ impl Session {
             Err(other) => other,
         };
         match command {
-            Command::Auth { .. } => self.send(
-                ctx,
-                ServerFrame::error(reference, "invalid", "already authenticated"),
-            ),
+            Command::Auth { token } => self.authenticate(ctx, &token, reference),
             Command::Ping => self.send(ctx, ServerFrame::Pong { reference }),
             Command::Join { room, since, epoch } => {
                 self.join(ctx, user, room, since, epoch, reference)
@@ -320,8 +448,8 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         metrics::gauge!("ws_connections").increment(1.0);
-        if let Some(user) = self.preauth.take() {
-            self.signed_in(ctx, user);
+        if let Some(claims) = self.preauth.take() {
+            self.signed_in(ctx, claims);
         }
         if self.user.is_none() {
             ctx.run_later(AUTH_DEADLINE, |s, ctx| {
@@ -352,6 +480,7 @@ impl Actor for Session {
         metrics::gauge!("ws_connections").decrement(1.0);
         if let Some(user) = &self.user {
             self.shared.release(&user.id);
+            self.shared.revocations.unlisten(&user.id, self.id);
         }
     }
 }
@@ -377,6 +506,43 @@ impl Handler<Outbound> for Session {
             ctx.wait(tokio::task::yield_now().into_actor(self));
         }
     }
+}
+
+/// A revocation of this connection's user, from [`Revocations`].
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Revoked(Revocation);
+
+impl Handler<Revoked> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Revoked, ctx: &mut Self::Context) {
+        let Some(user) = self.user.clone() else {
+            return;
+        };
+        match msg.0 {
+            Revocation::Session { sid, .. } if sid == self.sid => {
+                self.close(ctx, REVOKED, "this session was signed out");
+            }
+            Revocation::Role { role, .. } if role != user.role => {
+                self.close(
+                    ctx,
+                    REVOKED,
+                    "your role changed; reconnect with a fresh token",
+                );
+            }
+            Revocation::Disabled { .. } => self.close(ctx, REVOKED, "this account is disabled"),
+            Revocation::Entitlement { .. } => self.recheck_rooms(ctx, user),
+            _ => {}
+        }
+    }
+}
+
+/// `exp` as RFC 3339.
+fn expires_at(exp: i64) -> String {
+    chrono::DateTime::from_timestamp(exp, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl Handler<Notice> for Session {
@@ -408,10 +574,14 @@ impl StreamHandler<Result<Message, ProtocolError>> for Session {
         self.last_seen = Instant::now();
         match self.frames.push(item) {
             Ok(Some(Inbound::Text(text))) => self.command(ctx, &text),
-            Ok(Some(Inbound::Binary(_))) => self.send(
-                ctx,
-                ServerFrame::error(None, "invalid", "frames are JSON text"),
-            ),
+            Ok(Some(Inbound::Binary(_))) => {
+                if self.spend(ctx, None) {
+                    self.send(
+                        ctx,
+                        ServerFrame::error(None, "invalid", "frames are JSON text"),
+                    );
+                }
+            }
             Ok(Some(Inbound::Ping(p))) => ctx.pong(&p),
             Ok(Some(Inbound::Close(reason))) => {
                 ctx.close(Some(close_reply(reason)));
@@ -446,17 +616,18 @@ pub async fn connect(
     query: web::Query<WsQuery>,
     shared: web::Data<Realtime>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = match query.into_inner().token {
-        Some(t) => Some(
-            shared
+    let claims = match query.into_inner().token {
+        Some(t) => {
+            let claims = shared
                 .keys
                 .verify_access(&t)
-                .map(|c| AuthUser {
-                    id: c.sub,
-                    role: c.role,
-                })
-                .ok_or_else(|| ApiError::Unauthorized("invalid or expired access token".into()))?,
-        ),
+                .ok_or_else(|| ApiError::Unauthorized("invalid or expired access token".into()))?;
+            shared
+                .revocations
+                .check(&claims)
+                .map_err(|d| ApiError::Unauthorized(d.message().into()))?;
+            Some(claims)
+        }
         None => None,
     };
     let session = Session {
@@ -464,10 +635,13 @@ pub async fn connect(
         frames: Reassembler::new(shared.max_message),
         shared: shared.clone(),
         user: None,
-        preauth: user,
+        sid: String::new(),
+        expiry: None,
+        preauth: claims,
         rooms: HashMap::new(),
         last_seen: Instant::now(),
         budget: TokenBucket::new(shared.rate.0, shared.rate.1, Instant::now()),
+        refused: 0,
         conn: Arc::new(Connection::new(req.conn_data::<Arc<Socket>>().cloned())),
         unflushed: 0,
     };

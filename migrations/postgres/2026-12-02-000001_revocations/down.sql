@@ -1,0 +1,2 @@
+DROP TABLE disabled_accounts;
+DROP TABLE revocations;

@@ -1243,6 +1243,67 @@ mod tests {
     }
 
     #[test]
+    fn open_questions_are_capped_per_learner_and_per_room() {
+        let mut log = Log::new();
+        log.state.set_limits(ClassLimits {
+            open_questions_per_user: 2,
+            open_questions: 3,
+            board: 2,
+        });
+        let (q1, _) = log.run(&learner("a"), ask("one", false), 0).unwrap();
+        log.run(&learner("a"), ask("two", false), 0).unwrap();
+        assert_eq!(
+            log.code(&learner("a"), ask("three", false)),
+            "limit_reached"
+        );
+        let answer = Action::Answer {
+            question: q1,
+            text: None,
+        };
+        log.run(&TEACHER, answer, 0).unwrap();
+        log.run(&learner("a"), ask("three", false), 0).unwrap();
+        log.run(&learner("b"), ask("b1", false), 0).unwrap();
+        assert_eq!(log.code(&learner("c"), ask("c1", false)), "limit_reached");
+        let snap = log.state.snapshot("c", false);
+        assert_eq!(
+            snap["questions"].as_array().unwrap().len(),
+            2,
+            "bounded board"
+        );
+        assert_eq!(snap["questions_count"], 4);
+        let page = log.state.questions_after("c", false, q1, 10);
+        assert_eq!(page.len(), 3, "the rest is paged by id");
+    }
+
+    #[test]
+    fn staff_cannot_be_muted_before_joining_and_polls_stay_shut_after_the_end() {
+        let mut log = Log::new();
+        log.state.add_staff("admin");
+        let mute_admin = moderate(Moderation::Mute {
+            user: "admin".into(),
+        });
+        assert_eq!(log.code(&TEACHER, mute_admin), "forbidden");
+        // A mute an older log holds against an admin is void.
+        let mut old = ClassState::new("live");
+        old.apply(1, "member_muted", &json!({"user": "admin"}), at(0));
+        old.add_staff("admin");
+        assert_eq!(old.snapshot("admin", true)["muted"], false);
+        log.run(
+            &TEACHER,
+            Action::Status {
+                status: "ended".into(),
+            },
+            0,
+        )
+        .unwrap();
+        let open = Action::PollOpen {
+            question: "Late?".into(),
+            options: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(log.code(&TEACHER, open), "forbidden");
+    }
+
+    #[test]
     fn replaying_the_log_rebuilds_the_same_state() {
         let mut log = Log::new();
         let mut events = Vec::new();

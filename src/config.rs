@@ -9,6 +9,8 @@ use std::time::Duration;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use base64::Engine;
 
+use crate::classroom::rules::ClassLimits;
+
 /// A value that must never reach a log line; `Debug` and `Display` print `***`.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -118,6 +120,9 @@ pub struct Settings {
     pub room_idle: Duration,
     /// How often rooms run their timers: presence counts, metering (`LYCEUM_ROOM_TICK_MS`).
     pub room_tick: Duration,
+    /// How far a classroom may grow (`LYCEUM_CLASS_OPEN_QUESTIONS_PER_USER`,
+    /// `LYCEUM_CLASS_OPEN_QUESTIONS`, `LYCEUM_CLASS_BOARD_SIZE`).
+    pub class_limits: ClassLimits,
     /// Minutes a learner has to authorise a new booking (`LYCEUM_CONSULT_PAYMENT_MINUTES`).
     pub consult_payment_minutes: u32,
     /// Cancelling closer to the start than this costs a fee (`LYCEUM_CONSULT_CANCEL_NOTICE_HOURS`).
@@ -249,6 +254,18 @@ impl Settings {
             room_tick: Duration::from_millis(
                 parse::<u64>(&var, "LYCEUM_ROOM_TICK_MS", Some(1000))?.max(10),
             ),
+            class_limits: {
+                let d = ClassLimits::default();
+                let n = |name, default| parse::<usize>(&var, name, Some(default)).map(|n| n.max(1));
+                ClassLimits {
+                    open_questions_per_user: n(
+                        "LYCEUM_CLASS_OPEN_QUESTIONS_PER_USER",
+                        d.open_questions_per_user,
+                    )?,
+                    open_questions: n("LYCEUM_CLASS_OPEN_QUESTIONS", d.open_questions)?,
+                    board: n("LYCEUM_CLASS_BOARD_SIZE", d.board)?,
+                }
+            },
             consult_payment_minutes: parse(&var, "LYCEUM_CONSULT_PAYMENT_MINUTES", Some(15))?,
             consult_cancel_notice_hours: parse(
                 &var,
@@ -431,6 +448,18 @@ impl Settings {
             (
                 "LYCEUM_ROOM_TICK_MS",
                 self.room_tick.as_millis().to_string(),
+            ),
+            (
+                "LYCEUM_CLASS_OPEN_QUESTIONS_PER_USER",
+                self.class_limits.open_questions_per_user.to_string(),
+            ),
+            (
+                "LYCEUM_CLASS_OPEN_QUESTIONS",
+                self.class_limits.open_questions.to_string(),
+            ),
+            (
+                "LYCEUM_CLASS_BOARD_SIZE",
+                self.class_limits.board.to_string(),
             ),
             (
                 "LYCEUM_CONSULT_PAYMENT_MINUTES",

@@ -15,6 +15,7 @@ use tracing_actix_web::TracingLogger;
 use crate::accounts::revocation::{self, DbFeed, Revocations};
 use crate::accounts::throttle::LoginThrottle;
 use crate::accounts::tokens::TokenKeys;
+use crate::classroom::transcript::Transcripts;
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::consultations::bookings::{self, ConsultConfig};
@@ -162,6 +163,7 @@ impl Application {
                     roster_max: settings.room_roster_max,
                     idle: settings.room_idle,
                     tick: settings.room_tick,
+                    class: settings.class_limits,
                 },
                 orders: orders.get_ref().clone(),
                 clock: clock.clone(),
@@ -176,6 +178,7 @@ impl Application {
             outbound_queue: settings.ws_outbound_queue,
             clock: clock.clone(),
         });
+        let transcripts = web::Data::new(Transcripts::default());
         let recommendations = web::Data::new(start_recommender(&db, &settings, &clock).await?);
         let sandbox = web::Data::new(sandbox);
         let webhook_secret = web::Data::new(webhook_secret);
@@ -201,6 +204,7 @@ impl Application {
                 .app_data(clock_data.clone())
                 .app_data(sandbox.clone())
                 .app_data(recommendations.clone())
+                .app_data(transcripts.clone())
                 .app_data(webhook_secret.clone())
                 .configure(|cfg| api::extractor_config(cfg, settings.max_body_bytes))
                 .configure(api::configure)

@@ -1,6 +1,10 @@
 //! Behaviour events: what learners do with courses (view, enrol, buy, refund, review), appended
 //! as they happen for the recommender to learn from. [`record`] never opens a transaction, so it
 //! lands or rolls back together with the action it describes.
+//!
+//! A course view counts once per user, course and UTC day ([`VIEW_WINDOW_SECS`]), however often
+//! the page is opened or the view reported: a unique key in the database drops the repeats, so
+//! one account reloading a page cannot move a course up the popular and trending lists.
 
 use diesel::prelude::*;
 
@@ -99,7 +103,28 @@ pub struct EventRow {
     pub detail: Option<String>,
 }
 
-/// Appends one event.
+/// Views of one course by one user within this window (aligned on UTC days) count once.
+pub const VIEW_WINDOW_SECS: i64 = 86_400;
+
+/// The key that makes an event count once in its window, for the kinds that are deduplicated
+/// (course views); `None` for every other kind.
+fn dedup_key(row: &EventRow) -> Option<String> {
+    let window = row
+        .occurred_at
+        .and_utc()
+        .timestamp()
+        .div_euclid(VIEW_WINDOW_SECS);
+    (row.kind == EventKind::CourseView.as_str())
+        .then(|| format!("{}:{}:{}:{window}", row.kind, row.user_id, row.course_id))
+}
+
+/// Inserts `row` unless an event with the same deduplication key is stored already.
+fn insert(conn: &mut DbConnection, row: &EventRow) -> QueryResult<()> {
+    let key = behavior_events::dedup_key.eq(dedup_key(row));
+    crate::insert_or_ignore!(conn, behavior_events::table, (row, key)).map(|_| ())
+}
+
+/// Appends one event (a repeated course view within its window is dropped).
 pub fn record(
     conn: &mut DbConnection,
     user_id: &str,
@@ -107,27 +132,24 @@ pub fn record(
     kind: EventKind,
     weight: f64,
 ) -> QueryResult<()> {
-    diesel::insert_into(behavior_events::table)
-        .values(&EventRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            user_id: user_id.to_owned(),
-            course_id: course_id.to_owned(),
-            kind: kind.as_str().to_owned(),
-            weight,
-            occurred_at: db::now(),
-            detail: None,
-        })
-        .execute(conn)
-        .map(|_| ())
+    let row = EventRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: user_id.to_owned(),
+        course_id: course_id.to_owned(),
+        kind: kind.as_str().to_owned(),
+        weight,
+        occurred_at: db::now(),
+        detail: None,
+    };
+    insert(conn, &row)
 }
 
-/// Appends events already built (by the ingestion of client reports). One statement per row:
-/// multi-row inserts do not compile through the multi-backend connection, and a batch is small.
+/// Appends events already built (by the ingestion of client reports), dropping repeated course
+/// views as [`record`] does. One statement per row: multi-row inserts do not compile through the
+/// multi-backend connection, and a batch is small.
 pub fn record_all(conn: &mut DbConnection, rows: &[EventRow]) -> QueryResult<()> {
     for row in rows {
-        diesel::insert_into(behavior_events::table)
-            .values(row)
-            .execute(conn)?;
+        insert(conn, row)?;
     }
     Ok(())
 }

@@ -82,6 +82,44 @@ pub fn all(conn: &mut DbConnection, room: &str, epoch: &str) -> QueryResult<Vec<
         .load(conn)
 }
 
+/// The events of the epoch after `seq`, oldest first: what a reader that already folded the log
+/// up to `seq` still needs.
+pub fn after(
+    conn: &mut DbConnection,
+    room: &str,
+    epoch: &str,
+    seq: i64,
+) -> QueryResult<Vec<StoredEvent>> {
+    room_events::table
+        .filter(room_events::room.eq(room))
+        .filter(room_events::epoch.eq(epoch))
+        .filter(room_events::seq.gt(seq))
+        .order(room_events::seq.asc())
+        .select(StoredEvent::as_select())
+        .load(conn)
+}
+
+/// Up to `limit` events of `kind` after `seq`, oldest first: one page of the chat without
+/// reading the rest of the log.
+pub fn page_of(
+    conn: &mut DbConnection,
+    room: &str,
+    epoch: &str,
+    kind: &str,
+    seq: i64,
+    limit: usize,
+) -> QueryResult<Vec<StoredEvent>> {
+    room_events::table
+        .filter(room_events::room.eq(room))
+        .filter(room_events::epoch.eq(epoch))
+        .filter(room_events::seq.gt(seq))
+        .filter(room_events::kind.eq(kind))
+        .order(room_events::seq.asc())
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .select(StoredEvent::as_select())
+        .load(conn)
+}
+
 /// The room's current epoch, if its log was ever opened.
 pub fn epoch(conn: &mut DbConnection, room: &str) -> QueryResult<Option<String>> {
     room_epochs::table

@@ -29,6 +29,33 @@ pub const MAX_POLL_OPTIONS: usize = 10;
 /// Longest slow mode, in seconds.
 pub const MAX_SLOW_MODE_S: u32 = 3600;
 
+/// How far one class may grow, so no member can make every `joined` frame, every transcript and
+/// the room's memory as large as they like: open questions per learner and per room, and how
+/// many questions `joined.state` carries (the rest are paged through the transcript).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassLimits {
+    /// Open questions (neither answered nor dismissed, held ones included) one learner may have
+    /// at a time (`LYCEUM_CLASS_OPEN_QUESTIONS_PER_USER`).
+    pub open_questions_per_user: usize,
+    /// Open questions the whole room may have at a time (`LYCEUM_CLASS_OPEN_QUESTIONS`).
+    pub open_questions: usize,
+    /// Questions in the board of a `joined.state`, best first (`LYCEUM_CLASS_BOARD_SIZE`).
+    pub board: usize,
+}
+
+impl Default for ClassLimits {
+    /// A learner waits for an answer after five open questions (Slido-like boards cap far
+    /// lower than what a flood needs); a room holds 500 open questions, and a `joined` frame
+    /// the top 50.
+    fn default() -> Self {
+        Self {
+            open_questions_per_user: 5,
+            open_questions: 500,
+            board: 50,
+        }
+    }
+}
+
 /// Who sends a command, as the room knows them.
 #[derive(Debug, Clone, Copy)]
 pub struct Actor<'a> {
@@ -258,6 +285,11 @@ pub struct ClassState {
     kicked: HashSet<String>,
     last_chat: HashMap<String, DateTime<Utc>>,
     staff: HashSet<String>,
+    limits: ClassLimits,
+    /// Open questions per asker, and in all, kept as events are folded so `ask` checks its
+    /// quota without walking the board.
+    open_by: HashMap<String, usize>,
+    open: usize,
 }
 
 fn text_of(text: &str, what: &str, max: usize) -> Result<String, Refusal> {
@@ -288,13 +320,24 @@ impl ClassState {
             kicked: HashSet::new(),
             last_chat: HashMap::new(),
             staff: HashSet::new(),
+            limits: ClassLimits::default(),
+            open_by: HashMap::new(),
+            open: 0,
         }
     }
 
-    /// Records that `user` runs this room (its instructor, or an admin who joined), so
-    /// moderation cannot be turned against them.
+    /// Sets how far the room may grow (the node's configuration).
+    pub fn set_limits(&mut self, limits: ClassLimits) {
+        self.limits = limits;
+    }
+
+    /// Records that `user` runs this room (its instructor, or an admin), so moderation cannot be
+    /// turned against them: staff are never muted or kicked, and a mute or kick an older log
+    /// holds against them is void, so what the state says and what they may do agree.
     pub fn add_staff(&mut self, user: &str) {
         self.staff.insert(user.to_owned());
+        self.muted.remove(user);
+        self.kicked.remove(user);
     }
 
     /// Overrides the session status with the stored one (the database is the authority; the
@@ -323,10 +366,39 @@ impl ClassState {
         }
     }
 
-    fn may_speak(&self, actor: &Actor) -> Result<(), Refusal> {
-        if self.status == "ended" {
-            return Err(refuse("forbidden", "the session has ended"));
+    /// Whether chat message `seq` exists (was posted and not deleted).
+    pub fn has_message(&self, seq: i64) -> bool {
+        self.chats.contains_key(&seq)
+    }
+
+    fn not_ended(&self) -> Result<(), Refusal> {
+        match self.status.as_str() {
+            "ended" => Err(refuse("forbidden", "the session has ended")),
+            _ => Ok(()),
         }
+    }
+
+    /// A new question of `actor` fits their quota and the room's.
+    fn question_quota(&self, actor: &Actor) -> Result<(), Refusal> {
+        let mine = self.open_by.get(actor.user).copied().unwrap_or(0);
+        let per_user = self.limits.open_questions_per_user;
+        if !actor.staff && mine >= per_user {
+            return Err(refuse(
+                "limit_reached",
+                format!("you have {per_user} open questions; ask again once one is answered"),
+            ));
+        }
+        if self.open >= self.limits.open_questions {
+            return Err(refuse(
+                "limit_reached",
+                "the question board is full; ask again once questions are answered",
+            ));
+        }
+        Ok(())
+    }
+
+    fn may_speak(&self, actor: &Actor) -> Result<(), Refusal> {
+        self.not_ended()?;
         if !actor.staff && self.muted.contains(actor.user) {
             return Err(refuse("muted", "you are muted in this session"));
         }
@@ -376,6 +448,7 @@ impl ClassState {
             Action::Ask { text, anonymous } => {
                 self.may_speak(actor)?;
                 let text = text_of(&text, "a question", MAX_QUESTION_CHARS)?;
+                self.question_quota(actor)?;
                 draft(
                     "question_asked",
                     json!({"asker": actor.user, "name": actor.name, "text": text,
@@ -384,9 +457,7 @@ impl ClassState {
             }
             Action::Vote { question } | Action::Unvote { question } => {
                 let up = matches!(action, Action::Vote { .. });
-                if self.status == "ended" {
-                    return Err(refuse("forbidden", "the session has ended"));
-                }
+                self.not_ended()?;
                 let q = self.question(question, actor)?;
                 if q.held {
                     return Err(refuse("conflict", "the question is awaiting approval"));
@@ -427,9 +498,7 @@ impl ClassState {
                 )
             }
             Action::Hand { raised } => {
-                if self.status == "ended" {
-                    return Err(refuse("forbidden", "the session has ended"));
-                }
+                self.not_ended()?;
                 let up = self.hands.iter().any(|(u, _)| u == actor.user);
                 match (raised, up) {
                     (true, true) => Err(refuse("conflict", "your hand is already raised")),
@@ -446,6 +515,7 @@ impl ClassState {
             }
             Action::PollOpen { question, options } => {
                 staff_only("open polls")?;
+                self.not_ended()?;
                 let question = text_of(&question, "a poll question", MAX_POLL_CHARS)?;
                 if !(2..=MAX_POLL_OPTIONS).contains(&options.len()) {
                     return Err(refuse(
@@ -463,9 +533,7 @@ impl ClassState {
                 )
             }
             Action::PollVote { poll, option } => {
-                if self.status == "ended" {
-                    return Err(refuse("forbidden", "the session has ended"));
-                }
+                self.not_ended()?;
                 let p = self.open_poll(poll)?;
                 if option >= p.options.len() {
                     return Err(refuse(
@@ -584,6 +652,8 @@ impl ClassState {
                 self.chats.remove(&id("message"));
             }
             "question_asked" => {
+                *self.open_by.entry(s("asker")).or_default() += 1;
+                self.open += 1;
                 self.questions.insert(
                     seq,
                     Question {
@@ -601,6 +671,7 @@ impl ClassState {
             }
             _ if kind.starts_with("question_") => {
                 if let Some(q) = self.questions.get_mut(&id("question")) {
+                    let was_open = q.status == QuestionStatus::Open;
                     match kind {
                         "question_approved" => q.held = false,
                         "question_voted" => {
@@ -615,7 +686,7 @@ impl ClassState {
                             if let Some(t) = data.get("text").filter(|t| t.is_string()) {
                                 q.answer =
                                     Some(json!({"text": t, "by": s("by"), "name": s("name"),
-                                                       "at": at.to_rfc3339()}));
+                                                       "at": crate::clock::rfc3339(at)}));
                             }
                         }
                         "question_pinned" => q.pinned = b("pinned"),
@@ -624,6 +695,15 @@ impl ClassState {
                             q.pinned = false;
                         }
                         _ => {}
+                    }
+                    if was_open && q.status != QuestionStatus::Open {
+                        self.open = self.open.saturating_sub(1);
+                        if let Some(n) = self.open_by.get_mut(&q.asker) {
+                            *n = n.saturating_sub(1);
+                            if *n == 0 {
+                                self.open_by.remove(&q.asker);
+                            }
+                        }
                     }
                 }
             }
@@ -669,7 +749,10 @@ impl ClassState {
                 }
             }
             "member_muted" => {
-                self.muted.insert(s("user"));
+                let user = s("user");
+                if !self.staff.contains(&user) {
+                    self.muted.insert(user);
+                }
             }
             "member_unmuted" => {
                 self.muted.remove(&s("user"));
@@ -689,33 +772,64 @@ impl ClassState {
         }
     }
 
-    /// The room as `viewer` sees it: status, settings, the question board (open and answered,
-    /// pinned first, then by votes), raised hands in order, and polls.
-    pub fn snapshot(&self, viewer: &str, staff: bool) -> Value {
-        let mut board: Vec<(&i64, &Question)> = self
-            .questions
+    /// The questions `viewer` may see, not in any order: dismissed ones are left out, held ones
+    /// shown only to staff and their askers.
+    fn visible<'a>(
+        &'a self,
+        viewer: &'a str,
+        staff: bool,
+    ) -> impl Iterator<Item = (i64, &'a Question)> + 'a {
+        self.questions
             .iter()
             .filter(|(_, q)| q.status != QuestionStatus::Dismissed)
-            .filter(|(_, q)| !q.held || staff || q.asker == viewer)
-            .collect();
-        board.sort_by_key(|(id, q)| (!q.pinned, std::cmp::Reverse(q.voters.len()), **id));
-        let questions: Vec<Value> = board
-            .iter()
-            .map(|(id, q)| {
-                let shown = !q.anonymous || staff || q.asker == viewer;
-                json!({
-                    "id": id, "text": q.text, "anonymous": q.anonymous,
-                    "asker": shown.then_some(&q.asker), "name": shown.then_some(&q.name),
-                    "votes": q.voters.len(), "voted": q.voters.contains(viewer),
-                    "status": if q.status == QuestionStatus::Answered { "answered" } else { "open" },
-                    "held": q.held, "pinned": q.pinned, "answer": q.answer,
-                })
-            })
-            .collect();
+            .filter(move |(_, q)| !q.held || staff || q.asker == viewer)
+            .map(|(id, q)| (*id, q))
+    }
+
+    /// Question `id` as `viewer` sees it (anonymous askers hidden from other learners).
+    fn question_view(id: i64, q: &Question, viewer: &str, staff: bool) -> Value {
+        let shown = !q.anonymous || staff || q.asker == viewer;
+        json!({
+            "id": id, "text": q.text, "anonymous": q.anonymous,
+            "asker": shown.then_some(&q.asker), "name": shown.then_some(&q.name),
+            "votes": q.voters.len(), "voted": q.voters.contains(viewer),
+            "status": if q.status == QuestionStatus::Answered { "answered" } else { "open" },
+            "held": q.held, "pinned": q.pinned, "answer": q.answer,
+        })
+    }
+
+    /// Up to `limit` questions `viewer` may see with an id above `after`, by id: the
+    /// transcript's pages of the board.
+    pub fn questions_after(
+        &self,
+        viewer: &str,
+        staff: bool,
+        after: i64,
+        limit: usize,
+    ) -> Vec<(i64, Value)> {
+        self.visible(viewer, staff)
+            .filter(|(id, _)| *id > after)
+            .take(limit)
+            .map(|(id, q)| (id, Self::question_view(id, q, viewer, staff)))
+            .collect()
+    }
+
+    /// The room as `viewer` sees it: status, settings, the top of the question board (open and
+    /// answered, pinned first, then by votes; at most `ClassLimits::board` of them, with the
+    /// count of all), raised hands in order, and polls.
+    pub fn snapshot(&self, viewer: &str, staff: bool) -> Value {
+        let mut board: Vec<(i64, &Question)> = self.visible(viewer, staff).collect();
+        board.sort_by_key(|(id, q)| (!q.pinned, std::cmp::Reverse(q.voters.len()), *id));
         let pinned: Vec<i64> = board
             .iter()
             .filter(|(_, q)| q.pinned)
-            .map(|(id, _)| **id)
+            .map(|(id, _)| *id)
+            .collect();
+        let count = board.len();
+        let questions: Vec<Value> = board
+            .iter()
+            .take(self.limits.board)
+            .map(|(id, q)| Self::question_view(*id, q, viewer, staff))
             .collect();
         let hands: Vec<Value> = self
             .hands
@@ -733,8 +847,9 @@ impl ClassState {
         let mut state = json!({
             "status": self.status, "chat_locked": self.chat_locked,
             "slow_mode_s": self.slow_mode_s, "questions_held": self.hold_questions,
-            "questions": questions, "pinned": pinned, "hands": hands, "polls": polls,
-            "muted": self.muted.contains(viewer),
+            "questions": questions, "questions_count": count, "pinned": pinned,
+            "hands": hands, "polls": polls,
+            "muted": !staff && self.muted.contains(viewer),
         });
         if staff {
             let mut muted: Vec<&String> = self.muted.iter().collect();
@@ -1125,6 +1240,67 @@ mod tests {
         assert_eq!(log.code(&learner("a"), chat(&long)), "too_large");
         let long_q = "x".repeat(MAX_QUESTION_CHARS + 1);
         assert_eq!(log.code(&learner("a"), ask(&long_q, false)), "too_large");
+    }
+
+    #[test]
+    fn open_questions_are_capped_per_learner_and_per_room() {
+        let mut log = Log::new();
+        log.state.set_limits(ClassLimits {
+            open_questions_per_user: 2,
+            open_questions: 3,
+            board: 2,
+        });
+        let (q1, _) = log.run(&learner("a"), ask("one", false), 0).unwrap();
+        log.run(&learner("a"), ask("two", false), 0).unwrap();
+        assert_eq!(
+            log.code(&learner("a"), ask("three", false)),
+            "limit_reached"
+        );
+        let answer = Action::Answer {
+            question: q1,
+            text: None,
+        };
+        log.run(&TEACHER, answer, 0).unwrap();
+        log.run(&learner("a"), ask("three", false), 0).unwrap();
+        log.run(&learner("b"), ask("b1", false), 0).unwrap();
+        assert_eq!(log.code(&learner("c"), ask("c1", false)), "limit_reached");
+        let snap = log.state.snapshot("c", false);
+        assert_eq!(
+            snap["questions"].as_array().unwrap().len(),
+            2,
+            "bounded board"
+        );
+        assert_eq!(snap["questions_count"], 4);
+        let page = log.state.questions_after("c", false, q1, 10);
+        assert_eq!(page.len(), 3, "the rest is paged by id");
+    }
+
+    #[test]
+    fn staff_cannot_be_muted_before_joining_and_polls_stay_shut_after_the_end() {
+        let mut log = Log::new();
+        log.state.add_staff("admin");
+        let mute_admin = moderate(Moderation::Mute {
+            user: "admin".into(),
+        });
+        assert_eq!(log.code(&TEACHER, mute_admin), "forbidden");
+        // A mute an older log holds against an admin is void.
+        let mut old = ClassState::new("live");
+        old.apply(1, "member_muted", &json!({"user": "admin"}), at(0));
+        old.add_staff("admin");
+        assert_eq!(old.snapshot("admin", true)["muted"], false);
+        log.run(
+            &TEACHER,
+            Action::Status {
+                status: "ended".into(),
+            },
+            0,
+        )
+        .unwrap();
+        let open = Action::PollOpen {
+            question: "Late?".into(),
+            options: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(log.code(&TEACHER, open), "forbidden");
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Live sessions of a course: the course's instructor schedules, starts and ends them; anyone
-//! may list them; the instructor, admins and learners entitled to the course may join their
-//! room `class:<id>`.
+//! Live sessions of a course: the course's instructor schedules, starts and ends them; whoever
+//! may see the course may list them; the instructor, admins and learners entitled to the course
+//! may join their room `class:<id>` (unless they were kicked from it).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::rules::Action;
-use crate::accounts::{AuthUser, Role};
+use crate::accounts::{AuthUser, MaybeAuthUser, Role};
 use crate::catalog::entitlements;
+use crate::catalog::service as catalog_service;
 use crate::catalog::store as catalog_store;
-use crate::db::schema::live_sessions;
+use crate::catalog::store::CourseRow;
+use crate::db::schema::{live_sessions, users};
 use crate::db::{self, Db, DbConnection, DbError};
 use crate::error::{ApiError, ErrorBody};
 use crate::realtime::kind::RoomAction;
@@ -30,18 +32,22 @@ pub struct LiveSession {
     /// Shown in listings.
     pub title: String,
     /// Planned start (UTC).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc::serialize")]
     pub starts_at: NaiveDateTime,
     /// `scheduled`, `live` or `ended`.
     pub status: String,
     /// When it went live.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc_opt::serialize")]
     pub started_at: Option<NaiveDateTime>,
     /// When it ended.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc_opt::serialize")]
     pub ended_at: Option<NaiveDateTime>,
     /// Creation time.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc::serialize")]
     pub created_at: NaiveDateTime,
 }
 
@@ -128,6 +134,17 @@ pub fn may_join(
             "you are not enrolled in this course".into(),
         ))
     }
+}
+
+/// Who runs the rooms of `course`'s sessions: its instructor and every admin. A room knows them
+/// all from the start, so staff who have not joined yet cannot be muted or kicked either.
+pub fn staff_of(conn: &mut DbConnection, course: &CourseRow) -> Result<Vec<String>, ClassError> {
+    let mut staff: Vec<String> = users::table
+        .filter(users::role.eq(Role::Admin.as_str()))
+        .select(users::id)
+        .load(conn)?;
+    staff.push(course.instructor_id.clone());
+    Ok(staff)
 }
 
 /// Stores a new scheduled session; callers check who may schedule.
@@ -301,20 +318,30 @@ pub async fn end(
     change(db, realtime, user, path.into_inner(), "live", "ended").await
 }
 
-/// A course's live sessions (upcoming, live and past), by start time.
+/// A course's live sessions (upcoming, live and past), by start time, to those who may see the
+/// course: a draft or in-review course's sessions are as hidden as the course itself (404).
 #[utoipa::path(get, path = "/api/v1/courses/{id}/live-sessions", tag = "classroom",
     params(("id" = String, Path, description = "Course id")),
-    responses((status = 200, description = "Sessions", body = Vec<LiveSession>)))]
-pub async fn list(db: web::Data<Db>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    responses(
+        (status = 200, description = "Sessions", body = Vec<LiveSession>),
+        (status = 401, description = "Invalid token", body = ErrorBody),
+        (status = 404, description = "No such course, or not visible to the viewer", body = ErrorBody),
+    ))]
+pub async fn list(
+    db: web::Data<Db>,
+    viewer: MaybeAuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let course_id = path.into_inner();
     let rows = db
-        .run(move |c| -> Result<Vec<LiveSession>, ClassError> {
-            catalog_store::find_course(c, &course_id)?.ok_or(ClassError::NotFound("course"))?;
+        .run(move |c| -> Result<Vec<LiveSession>, ApiError> {
+            catalog_service::access(c, viewer.0.as_ref(), &course_id)?;
             Ok(live_sessions::table
                 .filter(live_sessions::course_id.eq(&course_id))
                 .order(live_sessions::starts_at)
                 .select(LiveSession::as_select())
-                .load(c)?)
+                .load(c)
+                .map_err(DbError::from)?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(rows))

@@ -85,7 +85,8 @@ pub struct BookingRow {
     /// The learner.
     pub learner_id: String,
     /// Start (UTC).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc::serialize")]
     pub starts_at: NaiveDateTime,
     /// Booked minutes.
     pub minutes: i32,
@@ -102,25 +103,32 @@ pub struct BookingRow {
     /// What was captured.
     pub charged_minor: i64,
     /// When the expert first joined the room.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc_opt::serialize")]
     pub expert_joined_at: Option<NaiveDateTime>,
     /// When the learner first joined the room.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc_opt::serialize")]
     pub learner_joined_at: Option<NaiveDateTime>,
     /// When the session ended.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc_opt::serialize")]
     pub ended_at: Option<NaiveDateTime>,
     /// When the money was settled.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc_opt::serialize")]
     pub settled_at: Option<NaiveDateTime>,
     /// Unpaid bookings expire then.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc::serialize")]
     pub expires_at: NaiveDateTime,
     /// Created.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc::serialize")]
     pub created_at: NaiveDateTime,
     /// Last change.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "crate::clock::utc::serialize")]
     pub updated_at: NaiveDateTime,
 }
 

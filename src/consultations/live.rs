@@ -221,12 +221,20 @@ impl ConsultState {
 /// The room event a metering change is announced as.
 pub fn announce(change: &Change) -> Draft {
     match change {
-        Change::Started { at } => draft("metering_started", json!({"at": at.to_rfc3339()})),
-        Change::Paused { at } => draft("metering_paused", json!({"at": at.to_rfc3339()})),
-        Change::Resumed { at } => draft("metering_resumed", json!({"at": at.to_rfc3339()})),
+        Change::Started { at } => draft(
+            "metering_started",
+            json!({"at": crate::clock::rfc3339(*at)}),
+        ),
+        Change::Paused { at } => {
+            draft("metering_paused", json!({"at": crate::clock::rfc3339(*at)}))
+        }
+        Change::Resumed { at } => draft(
+            "metering_resumed",
+            json!({"at": crate::clock::rfc3339(*at)}),
+        ),
         Change::Stopped { at, billed_s } => draft(
             "metering_stopped",
-            json!({"at": at.to_rfc3339(), "billable_s": billed_s}),
+            json!({"at": crate::clock::rfc3339(*at), "billable_s": billed_s}),
         ),
         Change::Warning { remaining_s } => {
             draft("time_warning", json!({"remaining_s": remaining_s}))

@@ -105,6 +105,7 @@ diesel::table! {
         weight -> Double,
         occurred_at -> Timestamp,
         detail -> Nullable<Text>,
+        dedup_key -> Nullable<Text>,
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::broker::Sequenced;
 use crate::catalog::events::EventKind;
 use crate::classroom::log::{self, StoredEvent};
-use crate::classroom::rules::{self, Action, Actor, ClassState, Draft, Refusal};
+use crate::classroom::rules::{self, Action, Actor, ClassLimits, ClassState, Draft, Refusal};
 use crate::classroom::sessions;
 use crate::consultations::bookings;
 use crate::consultations::live::{ConsultAction, ConsultState};
@@ -54,8 +54,14 @@ pub struct Loaded {
     pub booked_s: Option<i64>,
 }
 
-/// Reads the room `name` (`class:…` or `consult:…`) from the database.
-pub fn load(c: &mut DbConnection, name: &str, grace_s: i64) -> Result<Loaded, String> {
+/// Reads the room `name` (`class:…` or `consult:…`) from the database; a class grows within
+/// `class`.
+pub fn load(
+    c: &mut DbConnection,
+    name: &str,
+    grace_s: i64,
+    class: ClassLimits,
+) -> Result<Loaded, String> {
     let (epoch, _) = log::open(c, name).map_err(|e| e.to_string())?;
     let events = log::all(c, name, &epoch).map_err(|e| e.to_string())?;
     if let Some(id) = name.strip_prefix("consult:") {
@@ -79,7 +85,10 @@ pub fn load(c: &mut DbConnection, name: &str, grace_s: i64) -> Result<Loaded, St
         .map_err(|e| e.to_string())?
         .ok_or("course not found")?;
     let mut state = ClassState::new(&live.status);
-    state.add_staff(&course.instructor_id);
+    state.set_limits(class);
+    for user in sessions::staff_of(c, &course).map_err(|e| e.to_string())? {
+        state.add_staff(&user);
+    }
     Ok(Loaded {
         kind: RoomKind::Class {
             state,

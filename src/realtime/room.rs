@@ -25,7 +25,7 @@ use super::outlet::{Notice, Outbound, Outlet};
 use super::protocol::ServerFrame;
 use crate::catalog::events;
 use crate::classroom::log::{self, StoredEvent};
-use crate::classroom::rules::{self, Actor as RoomActor, ClassState, Draft, Refusal};
+use crate::classroom::rules::{self, Actor as RoomActor, ClassLimits, ClassState, Draft, Refusal};
 use crate::clock::SharedClock;
 use crate::consultations::bookings::{self, ConsultConfig, Party};
 use crate::consultations::live::{self, ConsultAction};
@@ -61,6 +61,8 @@ pub struct RoomLimits {
     pub idle: Duration,
     /// How often rooms run their timers.
     pub tick: Duration,
+    /// How far a classroom may grow (question quotas, the board in `joined`).
+    pub class: ClassLimits,
 }
 
 /// Who a member is, as checked by the session before joining.
@@ -234,7 +236,7 @@ impl Room {
             room: self.name.clone(),
             seq: e.seq,
             kind: e.kind.clone(),
-            at: e.at.to_rfc3339(),
+            at: crate::clock::rfc3339(e.at),
             data: data.clone(),
         }
         .to_text()
@@ -657,12 +659,13 @@ impl Actor for Room {
         let broker = self.deps.broker.clone();
         let me = ctx.address().recipient::<Sequenced>();
         let grace = self.deps.consult.reconnect_grace_s;
+        let class = self.deps.limits.class;
         // Read the stored log, then subscribe to the broker from where it ends; no other
         // message is handled until both are done.
         let open = async move {
             let room = name.clone();
             let loaded = db
-                .run(move |c| Ok::<_, DbError>(kind::load(c, &room, grace)))
+                .run(move |c| Ok::<_, DbError>(kind::load(c, &room, grace, class)))
                 .await
                 .map_err(|e| e.to_string())??;
             let last = loaded.events.last().map_or(0, |e| e.seq);

@@ -26,6 +26,7 @@ backend_tests!(
     transcripts_show_chat_and_qa_to_entitled_users,
     idle_rooms_retire_and_come_back,
     commands_arrive_in_fragments_and_oversized_ones_close_1009,
+    kicked_learners_lose_the_transcript_and_times_carry_an_offset,
 );
 
 /// Sends a command and returns its answer (`ack` or `error` with the same `ref`), skipping
@@ -818,4 +819,31 @@ async fn commands_arrive_in_fragments_and_oversized_ones_close_1009(backend: Bac
             break;
         }
     }
+}
+
+async fn kicked_learners_lose_the_transcript_and_times_carry_an_offset(backend: Backend) {
+    let c = class(backend).await;
+    let (mut teacher, _) = member(&c, &c.teacher.access_token).await;
+    let path = format!("/api/v1/live-sessions/{}/transcript", c.live);
+    let t: Value = c
+        .app
+        .get(&path, Some(&c.learner.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let created = t["session"]["created_at"].as_str().unwrap();
+    assert!(created.ends_with('Z'), "RFC 3339 with an offset: {created}");
+    assert_eq!(t["session"]["starts_at"], "2030-01-01T10:00:00Z");
+    let kick =
+        json!({"type": "moderate", "room": c.room(), "action": "kick", "user": c.learner.id});
+    assert_eq!(command(&mut teacher, kick).await["type"], "ack");
+    assert_error(
+        c.app.get(&path, Some(&c.learner.access_token)).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let ok = c.app.get(&path, Some(&c.teacher.access_token)).await;
+    assert_eq!(ok.status(), 200);
 }

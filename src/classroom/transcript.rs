@@ -21,6 +21,7 @@ pub const MAX_PAGE: usize = 1000;
 
 /// Query of the transcript.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TranscriptQuery {
     /// Only messages after this seq (for the next page).
     pub after: Option<i64>,

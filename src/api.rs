@@ -157,7 +157,9 @@ impl ImpliedErrors {
         }
         let params = op.parameters.iter().flatten();
         let located = |place: ParameterIn| {
-            params.clone().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
+            params
+                .clone()
+                .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
         };
         if op.request_body.is_some() {
             implied.push(("400", "The body is not valid JSON, or breaks a rule"));

@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 
 use actix_web::dev::ResourceDef;
 use actix_web::{HttpRequest, HttpResponse, web};
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{self, ApiError};
@@ -25,7 +27,7 @@ macro_rules! route_table {
             ),
             paths($($($handler)::+),*),
             components(schemas(crate::error::ErrorBody)),
-            modifiers(&BearerAuth),
+            modifiers(&BearerAuth, &ImpliedErrors),
         )]
         pub struct ApiDoc;
 
@@ -134,6 +136,74 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Documents the error answers every operation gets from its extractors, whatever its handler
+/// does: a bearer-secured operation can answer 401, a JSON body 400/413/415, a query string 400
+/// and a path id 404. Handlers declare only the answers of their own rules (403, 409, …); this
+/// adds the rest from the operation's own declaration, so no handler can forget them.
+struct ImpliedErrors;
+
+impl ImpliedErrors {
+    /// The statuses the extractors behind `op` can answer, with a description each.
+    fn implied(op: &Operation) -> Vec<(&'static str, &'static str)> {
+        let mut implied = Vec::new();
+        let secured = op.security.iter().flatten().any(|req| {
+            serde_json::to_value(req).is_ok_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+        });
+        if secured {
+            implied.push(("401", "Missing, malformed, expired or revoked bearer token"));
+        }
+        let params = op.parameters.iter().flatten();
+        let located = |place: ParameterIn| {
+            params
+                .clone()
+                .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
+        };
+        if op.request_body.is_some() {
+            implied.push(("400", "The body is not valid JSON, or breaks a rule"));
+            implied.push(("413", "The body is larger than the configured limit"));
+            implied.push(("415", "The body is not `application/json`"));
+        } else if located(ParameterIn::Query) {
+            implied.push(("400", "A query parameter is invalid"));
+        }
+        if located(ParameterIn::Path) {
+            implied.push(("404", "Nothing has this id"));
+        }
+        implied
+    }
+}
+
+impl Modify for ImpliedErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                for (status, description) in Self::implied(op) {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            RefOr::T(
+                                ResponseBuilder::new()
+                                    .description(description)
+                                    .content(
+                                        "application/json",
+                                        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                                    )
+                                    .build(),
+                            )
+                        });
+                }
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub const MAX_LIMIT: i64 = 200;
 
 /// Raw query parameters.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1–200 (default 50).
     pub limit: Option<i64>,

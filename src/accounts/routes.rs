@@ -208,6 +208,7 @@ pub async fn me(db: web::Data<Db>, user: AuthUser) -> Result<HttpResponse, ApiEr
 
 /// `GET /admin/users` filters.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserFilter {
     /// Only users whose email contains this text.
     pub email: Option<String>,

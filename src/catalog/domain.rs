@@ -456,6 +456,7 @@ text_enum!(
 
 /// Raw `GET /courses` query parameters; [`CourseSearch::parse`] checks them.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Free text: every whitespace-separated word must occur in the title or description
     /// (case-insensitive).

@@ -445,6 +445,7 @@ pub struct ReviewList {
 
 /// `GET /admin/courses` filter.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusFilter {
     /// `draft`, `in_review` (default), `published` or `archived`.
     pub status: Option<String>,

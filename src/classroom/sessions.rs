@@ -201,6 +201,7 @@ pub fn go_live(conn: &mut DbConnection, id: &str) -> Result<(), ClassError> {
 
 /// `POST /courses/{id}/live-sessions` body.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = LiveSessionScheduleRequest)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleRequest {
     /// 1–200 characters.

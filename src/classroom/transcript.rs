@@ -36,6 +36,7 @@ pub const CACHED_ROOMS: usize = 64;
 
 /// Query of the transcript.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TranscriptQuery {
     /// Only messages and questions with an id after this seq (`next_after` of the last page).
     pub after: Option<i64>,

@@ -238,6 +238,7 @@ pub fn parse_date(raw: &str) -> Result<NaiveDate, ExpertError> {
 
 /// Raw `GET /experts` filters; [`ExpertSearch::parse`] checks them.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExpertSearchParams {
     /// Free text: every whitespace-separated word must occur in the headline, bio or display
     /// name (case-insensitive).
@@ -1137,6 +1138,7 @@ pub struct BlockDayRequest {
 
 /// `GET /experts/{id}/availability` range.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// Start, RFC 3339 (e.g. `2027-03-01T00:00:00Z`).
     pub from: DateTime<Utc>,

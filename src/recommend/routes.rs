@@ -21,6 +21,7 @@ use crate::error::{ApiError, ErrorBody};
 
 /// `?limit=` of the recommendation lists.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LimitQuery {
     /// Items to return, 1–50 (default 10).
     pub limit: Option<i64>,

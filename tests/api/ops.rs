@@ -6,11 +6,14 @@ use serde_json::Value;
 
 use crate::backend_tests;
 use crate::helpers::{Backend, spawn_app};
+use lyceum::accounts::domain::Role;
+use reqwest::Method;
 
 backend_tests!(
     health_and_readiness,
     metrics_count_requests_and_show_the_pool,
     openapi_covers_every_route,
+    every_route_answers_only_documented_statuses,
     index_page_is_served_and_links_the_spec,
     graceful_stop_refuses_new_connections,
 );
@@ -71,6 +74,66 @@ async fn openapi_covers_every_route(backend: Backend) {
     assert_eq!(documented, served);
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+/// Probes every operation of the served spec the way a careless client would (no token, an
+/// admin token, unknown ids, no body, a body that is not JSON) and checks each answer's status
+/// is one the operation documents, with the error shape for every 4xx. Path parameters must
+/// also be in the path template (a query parameter declared as `in: path` is not).
+async fn every_route_answers_only_documented_statuses(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app
+        .user_with_role("contract-admin@example.org", Role::Admin)
+        .await;
+    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let mut undocumented = Vec::new();
+    for (template, ops) in spec["paths"].as_object().unwrap() {
+        if template == "/ws" {
+            continue; // a WebSocket upgrade; docs/protocol.md and tests/api/realtime.rs cover it
+        }
+        for (method, op) in ops.as_object().unwrap() {
+            let mut path = template.clone();
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                if p["in"] == "path" {
+                    let name = format!("{{{}}}", p["name"].as_str().unwrap());
+                    assert!(
+                        path.contains(&name),
+                        "{method} {template}: {name} is not in the path"
+                    );
+                    path = path.replace(&name, "00000000-0000-0000-0000-000000000000");
+                }
+            }
+            let documented = op["responses"].as_object().unwrap();
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            for token in [None, Some(admin.access_token.as_str())] {
+                for body in [None, Some("not json")] {
+                    let mut req = app.request(method.clone(), &path);
+                    if let Some(t) = token {
+                        req = req.bearer_auth(t);
+                    }
+                    if let Some(b) = body {
+                        req = req.header("content-type", "application/json").body(b);
+                    }
+                    let resp = req.send().await.unwrap();
+                    let status = resp.status();
+                    if !documented.contains_key(status.as_str()) {
+                        undocumented.push(format!(
+                            "{method} {path} (token: {}, body: {body:?}) -> {status}",
+                            token.is_some()
+                        ));
+                    } else if status.is_client_error() {
+                        let err: Value = resp.json().await.unwrap();
+                        assert!(err["error"]["code"].is_string(), "{method} {path}: {err}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "undocumented answers:\n{}",
+        undocumented.join("\n")
+    );
 }
 
 async fn index_page_is_served_and_links_the_spec(backend: Backend) {

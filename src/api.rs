@@ -118,6 +118,9 @@ route_table! {
     post "/api/v1/recommendations/{course_id}/dismiss" => crate::recommend::routes::dismiss,
     delete "/api/v1/recommendations/{course_id}/dismiss" => crate::recommend::routes::undismiss,
     post "/api/v1/admin/recommendations/rebuild" => crate::recommend::routes::rebuild,
+    get "/api/v1/setup" => crate::setup::routes::status,
+    post "/api/v1/setup/admin" => crate::setup::routes::create_admin,
+    post "/api/v1/setup/demo" => crate::setup::routes::load_demo,
     get "/ws" => crate::realtime::session::connect,
 }
 

@@ -20,6 +20,8 @@
 //!   expert's time zone), search, holds, bookings, metering, settlement.
 //! - [`clock`]: the time consultations are metered and judged by (movable in tests).
 //! - [`seed`]: the idempotent demo data set.
+//! - [`setup`]: first run — the first admin or the demo data, only on an empty database.
+//! - [`web`]: the web app's files (embedded in release builds) and SPA routing.
 //! - [`recommend`]: behaviour events, the recommendation model and its HNSW index, the
 //!   recommendation endpoints, and the offline evaluation.
 
@@ -41,5 +43,7 @@ pub mod payments;
 pub mod realtime;
 pub mod recommend;
 pub mod seed;
+pub mod setup;
 pub mod startup;
 pub mod telemetry;
+pub mod web;

@@ -29,8 +29,8 @@ use crate::payments::sandbox::Sandbox;
 /// The password every demo account gets; printed by the command and documented in the README.
 pub const DEMO_PASSWORD: &str = "lyceum-demo-password";
 
-/// Demo people: (email, display name, role).
-const PEOPLE: &[(&str, &str, Role)] = &[
+/// Demo people: (email, display name, role); the first-run page lists them after loading.
+pub const PEOPLE: &[(&str, &str, Role)] = &[
     ("admin@demo.lyceum.dev", "Ada Admin", Role::Admin),
     ("grace@demo.lyceum.dev", "Grace Hopper", Role::Instructor),
     ("alan@demo.lyceum.dev", "Alan Turing", Role::Instructor),

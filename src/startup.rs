@@ -4,10 +4,9 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_files::Files;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{ErrorHandlers, from_fn};
-use actix_web::{App, HttpServer, guard, web};
+use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use tracing_actix_web::TracingLogger;
@@ -183,6 +182,7 @@ impl Application {
         let sandbox = web::Data::new(sandbox);
         let webhook_secret = web::Data::new(webhook_secret);
         let settings = Arc::new(settings);
+        let assets = web::Data::new(crate::web::Assets::for_build(&settings.static_dir));
         let shutdown_secs = settings.shutdown_timeout.as_secs();
         let workers = settings.workers.max(1);
 
@@ -214,13 +214,8 @@ impl Application {
                             .route("/ws/echo", web::get().to(echo::echo));
                     }
                 })
-                .service(
-                    Files::new("/", &settings.static_dir)
-                        .index_file("index.html")
-                        .guard(guard::Any(guard::Get()).or(guard::Head()))
-                        .default_handler(web::to(api::fallback)),
-                )
-                .default_service(web::to(api::fallback))
+                .app_data(assets.clone())
+                .default_service(web::to(crate::web::serve))
         })
         .on_connect(crate::realtime::outlet::on_connect)
         .workers(workers)

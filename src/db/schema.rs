@@ -117,6 +117,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    setup_claim (id) {
+        id -> Integer,
+        kind -> Text,
+        claimed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(courses -> users (instructor_id));
 diesel::joinable!(course_tags -> courses (course_id));
@@ -516,4 +524,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     expert_question_prices,
     paid_questions,
     question_unlocks,
+    setup_claim,
 );

@@ -18,3 +18,4 @@ mod questions;
 mod realtime;
 mod recommendations;
 mod revocations;
+mod setup;

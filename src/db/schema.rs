@@ -254,6 +254,7 @@ diesel::table! {
         failure_code -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        payer_id -> Nullable<Text>,
     }
 }
 
@@ -351,6 +352,8 @@ diesel::table! {
         expires_at -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        unpaid_place -> Nullable<Integer>,
+        unpaid_expert_place -> Nullable<Integer>,
     }
 }
 

@@ -140,6 +140,11 @@ pub struct Settings {
     pub consult_reconnect_grace_secs: u32,
     /// How often the consultation sweep runs (`LYCEUM_CONSULT_SWEEP_SECS`).
     pub consult_sweep: Duration,
+    /// Unpaid bookings one learner may hold at a time, in all (`LYCEUM_CONSULT_MAX_UNPAID`).
+    pub consult_max_unpaid: u32,
+    /// Unpaid bookings one learner may hold at a time with one expert
+    /// (`LYCEUM_CONSULT_MAX_UNPAID_PER_EXPERT`).
+    pub consult_max_unpaid_per_expert: u32,
     /// Hours an expert has to answer a paid question before the hold is released
     /// (`LYCEUM_QUESTION_ANSWER_HOURS`).
     pub question_answer_hours: u32,
@@ -289,6 +294,13 @@ impl Settings {
                 Some(60),
             )?,
             consult_sweep: secs(parse::<u64>(&var, "LYCEUM_CONSULT_SWEEP_SECS", Some(30))?.max(1)),
+            consult_max_unpaid: parse::<u32>(&var, "LYCEUM_CONSULT_MAX_UNPAID", Some(3))?.max(1),
+            consult_max_unpaid_per_expert: parse::<u32>(
+                &var,
+                "LYCEUM_CONSULT_MAX_UNPAID_PER_EXPERT",
+                Some(1),
+            )?
+            .max(1),
             question_answer_hours: parse::<u32>(&var, "LYCEUM_QUESTION_ANSWER_HOURS", Some(48))?
                 .max(1),
             question_unlock_price_minor: match parse(
@@ -488,6 +500,14 @@ impl Settings {
             (
                 "LYCEUM_CONSULT_SWEEP_SECS",
                 self.consult_sweep.as_secs().to_string(),
+            ),
+            (
+                "LYCEUM_CONSULT_MAX_UNPAID",
+                self.consult_max_unpaid.to_string(),
+            ),
+            (
+                "LYCEUM_CONSULT_MAX_UNPAID_PER_EXPERT",
+                self.consult_max_unpaid_per_expert.to_string(),
             ),
             (
                 "LYCEUM_QUESTION_ANSWER_HOURS",

@@ -44,6 +44,15 @@ pub enum ApiError {
     /// 409: the request conflicts with current state (a duplicate, a race lost).
     #[error("{0}")]
     Conflict(String),
+    /// 409 with a code more precise than `conflict`, for states a client must tell apart
+    /// (a payment already confirmed vs one cancelled).
+    #[error("{message}")]
+    StateConflict {
+        /// The stable code, e.g. `payment_canceled`.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
     /// 413: the body is larger than the configured limit.
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge {
@@ -91,6 +100,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PaymentRequired(_) => "payment_required",
             Self::Conflict(_) => "conflict",
+            Self::StateConflict { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Unprocessable(_) => "unprocessable",
@@ -164,7 +174,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::StateConflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,

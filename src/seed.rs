@@ -337,17 +337,17 @@ pub struct DemoShop<'a> {
 }
 
 impl DemoShop<'_> {
-    /// Pays `payment` with the demo card, as the payer would, unless it is settled already,
+    /// Pays `payment` with the demo card, as its `payer` would, unless it is settled already,
     /// then applies the provider's events as its webhooks would.
-    fn pay(&self, conn: &mut DbConnection, payment: &str) -> Result<(), SeedError> {
+    fn pay(&self, conn: &mut DbConnection, payer: &str, payment: &str) -> Result<(), SeedError> {
         let status = self.sandbox.get(payment).map_err(OrderError::from)?.status;
         if !matches!(
             status,
             ProviderStatus::Succeeded | ProviderStatus::Authorized
         ) {
             self.sandbox
-                .confirm(payment, DEMO_CARD)
-                .map_err(OrderError::from)?;
+                .confirm(payment, payer, DEMO_CARD)
+                .map_err(|e| SeedError::Inconsistent(format!("demo payment refused: {e}")))?;
         }
         orders::apply_queued_events(conn, self.sandbox, self.consult, chrono::Utc::now())?;
         Ok(())
@@ -460,7 +460,7 @@ fn seed_question(
         &draft,
         now,
     )?;
-    shop.pay(conn, &asked.payment.id)?;
+    shop.pay(conn, &asker.id, &asked.payment.id)?;
     if let Some(text) = answer {
         let id = &asked.question.id;
         questions::answer(conn, shop.sandbox, shop.consult, &expert, id, text, now)?;
@@ -468,7 +468,7 @@ fn seed_question(
             let reader = acting_as(conn, reader)?;
             let unlocking =
                 questions::request_unlock(conn, shop.sandbox, shop.consult, &reader, id)?;
-            shop.pay(conn, &unlocking.payment.id)?;
+            shop.pay(conn, &reader.id, &unlocking.payment.id)?;
         }
     }
     report.created += 1;
@@ -558,7 +558,7 @@ fn seed_purchase(
     let order: OrderView = serde_json::from_str(&answer.body)
         .map_err(|e| SeedError::Inconsistent(format!("checkout answer: {e}")))?;
     if let Some(payment) = &order.payment.id {
-        shop.pay(conn, payment)?;
+        shop.pay(conn, &user.id, payment)?;
     }
     report.created += 1;
     Ok(())

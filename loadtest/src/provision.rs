@@ -478,7 +478,7 @@ async fn booking(
         .with_context(|| format!("booking answer without payment.id: {booked}"))?;
     api.post(
         &format!("/sandbox/payments/{payment}/confirm"),
-        None,
+        Some(&lt),
         json!({"card_number": "4242 4242 4242 4242"}),
     )
     .await?;

@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 use super::experts::ExpertTerms;
 use super::holds::{self, HoldChange, HoldRequest, HoldRow};
 use super::metering;
+use super::settlement::{self, Facts, Outcome, Timings};
 use crate::accounts::{AuthUser, Role};
 use crate::db::schema::{booking_slots, bookings, consult_intervals};
 use crate::db::{self, DbConnection};
@@ -38,6 +39,8 @@ pub struct ConsultConfig {
     pub fee_bps: u32,
     /// How long a learner has to authorise the payment of a new booking.
     pub payment_window: Duration,
+    /// Unpaid bookings a learner may hold at once, in all and with one expert.
+    pub max_unpaid: UnpaidCaps,
     /// Cancelling closer than this to the start costs `late_cancel_fee_bps` of the price.
     pub cancel_notice: Duration,
     /// Share of the booked price captured for a late cancellation.
@@ -62,6 +65,10 @@ impl ConsultConfig {
         Self {
             fee_bps: s.platform_fee_bps,
             payment_window: Duration::minutes(s.consult_payment_minutes as i64),
+            max_unpaid: UnpaidCaps {
+                total: s.consult_max_unpaid,
+                per_expert: s.consult_max_unpaid_per_expert,
+            },
             cancel_notice: Duration::hours(s.consult_cancel_notice_hours as i64),
             late_cancel_fee_bps: s.consult_late_cancel_fee_bps,
             no_show_grace: Duration::minutes(s.consult_no_show_grace_minutes as i64),
@@ -71,6 +78,98 @@ impl ConsultConfig {
             unlock_price_minor: s.question_unlock_price_minor,
             unlock_asker_bps: s.question_unlock_asker_bps,
         }
+    }
+}
+
+/// How many unpaid bookings one learner may hold at a time: without a cap, one account holds a
+/// whole day of an expert's calendar with bookings it never pays, renewed as each expires.
+#[derive(Debug, Clone, Copy)]
+pub struct UnpaidCaps {
+    /// In all.
+    pub total: u32,
+    /// With one expert.
+    pub per_expert: u32,
+}
+
+/// The lowest free place among `taken` places of unpaid bookings (`None` for rows from before
+/// places existed, which still count), or `None` when all `cap` places are taken. The place is
+/// stored with the booking and a partial unique index keeps two pending bookings off one place,
+/// so the cap holds against concurrent requests on any backend.
+pub fn free_place(taken: &[Option<i32>], cap: u32) -> Option<i32> {
+    if taken.len() >= cap as usize {
+        return None;
+    }
+    (0..cap as i32).find(|p| !taken.contains(&Some(*p)))
+}
+
+/// Why a booking attempt's transaction did not commit.
+enum BookFailure {
+    /// A refusal or failure to report.
+    Order(OrderError),
+    /// A concurrent booking took the same unpaid place first; try again.
+    PlaceTaken,
+}
+
+impl From<diesel::result::Error> for BookFailure {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Order(e.into())
+    }
+}
+
+impl From<OrderError> for BookFailure {
+    fn from(e: OrderError) -> Self {
+        Self::Order(e)
+    }
+}
+
+/// How often a booking is retried after losing an unpaid place to a concurrent booking.
+const PLACE_ATTEMPTS: usize = 3;
+
+/// Takes an unpaid place (in all, and with the expert) for the new pending booking `row`.
+fn take_unpaid_places(
+    conn: &mut DbConnection,
+    caps: UnpaidCaps,
+    row: &BookingRow,
+) -> Result<(), BookFailure> {
+    let pending: Vec<(String, Option<i32>, Option<i32>)> = bookings::table
+        .filter(bookings::learner_id.eq(&row.learner_id))
+        .filter(bookings::status.eq("pending_payment"))
+        .filter(bookings::id.ne(&row.id))
+        .select((
+            bookings::expert_id,
+            bookings::unpaid_place,
+            bookings::unpaid_expert_place,
+        ))
+        .load(conn)?;
+    let all: Vec<Option<i32>> = pending.iter().map(|p| p.1).collect();
+    let with_expert: Vec<Option<i32>> = pending
+        .iter()
+        .filter(|p| p.0 == row.expert_id)
+        .map(|p| p.2)
+        .collect();
+    let refuse = |m: String| BookFailure::Order(OrderError::Conflict(m));
+    let place = free_place(&all, caps.total).ok_or_else(|| {
+        refuse(format!(
+            "you already hold {} unpaid bookings; pay or cancel one first",
+            caps.total
+        ))
+    })?;
+    let expert_place = free_place(&with_expert, caps.per_expert).ok_or_else(|| {
+        refuse(format!(
+            "you already hold {} unpaid booking(s) with this expert; pay or cancel first",
+            caps.per_expert
+        ))
+    })?;
+    let taken = diesel::update(bookings::table.find(&row.id))
+        .set((
+            bookings::unpaid_place.eq(Some(place)),
+            bookings::unpaid_expert_place.eq(Some(expert_place)),
+        ))
+        .execute(conn);
+    match taken {
+        Ok(_) => Ok(()),
+        Err(e) if db::is_unique_violation(&e) => Err(BookFailure::PlaceTaken),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -310,45 +409,60 @@ pub fn book(
         terms.currency,
     )
     .map_err(|e| OrderError::Invalid(e.to_string()))?;
-    let created = db::write_transaction(conn, |c| {
-        let row = BookingRow {
-            id: format!("bkg_{}", uuid::Uuid::now_v7().simple()),
-            expert_id: terms.expert_id.clone(),
-            learner_id: learner.id.clone(),
-            starts_at: naive(start),
-            minutes: minutes as i32,
-            extra_minutes: 0,
-            rate_per_minute_minor: terms.rate_per_minute_minor,
-            currency: terms.currency.as_str().to_owned(),
-            status: "pending_payment".into(),
-            billable_seconds: 0,
-            charged_minor: 0,
-            expert_joined_at: None,
-            learner_joined_at: None,
-            ended_at: None,
-            settled_at: None,
-            expires_at: naive(now + cfg.payment_window),
-            created_at: naive(now),
-            updated_at: naive(now),
-        };
-        diesel::insert_into(bookings::table)
-            .values(&row)
-            .execute(c)?;
-        take_slots(c, &row.expert_id, &row.id, start, minutes)?;
-        let hold = holds::insert(
-            c,
-            &HoldRequest {
-                purpose: "booking",
-                subject_id: &row.id,
-                payer_id: &learner.id,
-                payee_id: &terms.expert_id,
-                amount: price,
-                fee_bps: cfg.fee_bps,
-            },
-        )?;
-        audit(c, "booking", &row.id, None, "pending_payment", "booked")?;
-        Ok::<_, OrderError>((row, hold))
-    });
+    let mut attempt = 0;
+    let created = loop {
+        attempt += 1;
+        let tried = db::write_transaction(conn, |c| {
+            let row = BookingRow {
+                id: format!("bkg_{}", uuid::Uuid::now_v7().simple()),
+                expert_id: terms.expert_id.clone(),
+                learner_id: learner.id.clone(),
+                starts_at: naive(start),
+                minutes: minutes as i32,
+                extra_minutes: 0,
+                rate_per_minute_minor: terms.rate_per_minute_minor,
+                currency: terms.currency.as_str().to_owned(),
+                status: "pending_payment".into(),
+                billable_seconds: 0,
+                charged_minor: 0,
+                expert_joined_at: None,
+                learner_joined_at: None,
+                ended_at: None,
+                settled_at: None,
+                expires_at: naive(now + cfg.payment_window),
+                created_at: naive(now),
+                updated_at: naive(now),
+            };
+            diesel::insert_into(bookings::table)
+                .values(&row)
+                .execute(c)?;
+            take_unpaid_places(c, cfg.max_unpaid, &row)?;
+            take_slots(c, &row.expert_id, &row.id, start, minutes)?;
+            let hold = holds::insert(
+                c,
+                &HoldRequest {
+                    purpose: "booking",
+                    subject_id: &row.id,
+                    payer_id: &learner.id,
+                    payee_id: &terms.expert_id,
+                    amount: price,
+                    fee_bps: cfg.fee_bps,
+                },
+            )?;
+            audit(c, "booking", &row.id, None, "pending_payment", "booked")?;
+            Ok::<_, BookFailure>((row, hold))
+        });
+        match tried {
+            Ok(pair) => break Ok(pair),
+            Err(BookFailure::Order(e)) => break Err(e),
+            Err(BookFailure::PlaceTaken) if attempt < PLACE_ATTEMPTS => continue,
+            Err(BookFailure::PlaceTaken) => {
+                break Err(OrderError::Conflict(
+                    "too many unpaid bookings at once; retry".into(),
+                ));
+            }
+        }
+    };
     let (booking, hold) = match created {
         Ok(pair) => pair,
         Err(OrderError::Conflict(m)) => {
@@ -777,14 +891,28 @@ pub fn joined(
     Ok(())
 }
 
-/// Settles a session that has ended: closes a running interval at its last checkpoint,
+impl ConsultConfig {
+    /// The timings the settlement rule depends on.
+    fn timings(&self) -> Timings {
+        Timings {
+            cancel_notice: self.cancel_notice,
+            no_show_grace: self.no_show_grace,
+        }
+    }
+}
+
+/// Settles a session that has ended (`ended_by` the party who sent `end`, if one did) by the
+/// [`settlement`] rule: closes a running interval at its last checkpoint; with billable time,
 /// captures ceil(billable minutes) × rate (never above what was authorised), releases the rest
-/// and completes the booking. Settling twice changes nothing.
+/// and completes the booking; without, ends it as a cancellation, a decline or a no-show with
+/// their fees. Settling twice changes nothing.
 pub fn settle(
     conn: &mut DbConnection,
     provider: &dyn PaymentProvider,
+    cfg: &ConsultConfig,
     id: &str,
     now: DateTime<Utc>,
+    ended_by: Option<Party>,
 ) -> Result<BookingRow, OrderError> {
     let b = find(conn, id)?;
     if b.settled_at.is_some() || !["confirmed", "in_progress"].contains(&b.status.as_str()) {
@@ -803,6 +931,43 @@ pub fn settle(
     }
     let billable =
         (closed + open.map_or(0, |(s, c)| (c - s).num_seconds().max(0))).min(b.limit_s());
+    let facts = Facts {
+        start: b.starts_at.and_utc(),
+        now,
+        billable_s: billable,
+        ended_by,
+        expert_joined: b.expert_joined_at.map(|t| t.and_utc()),
+        learner_joined: b.learner_joined_at.map(|t| t.and_utc()),
+    };
+    let outcome = settlement::outcome(&facts, &cfg.timings());
+    let fee = |bps: u32| price(&b) * i64::from(bps) / 10_000;
+    match outcome {
+        Outcome::Completed => {}
+        Outcome::Canceled { late } => {
+            let fee = if late {
+                fee(cfg.late_cancel_fee_bps)
+            } else {
+                0
+            };
+            let cause = if late {
+                "late cancellation"
+            } else {
+                "cancelled in time"
+            };
+            let charged = settle_holds(conn, provider, &b, fee, cause)?;
+            finish(conn, &b, outcome.status(), charged, cause)?;
+            return find(conn, id);
+        }
+        Outcome::Declined | Outcome::ExpertNoShow => {
+            no_show(conn, provider, &b, outcome.status(), 0)?;
+            return find(conn, id);
+        }
+        Outcome::LearnerNoShow => {
+            let fee = fee(cfg.learner_no_show_fee_bps);
+            no_show(conn, provider, &b, outcome.status(), fee)?;
+            return find(conn, id);
+        }
+    }
     let amount = metering::charge(billable, b.rate_per_minute_minor, authorised(conn, &b)?);
     let charged = settle_holds(conn, provider, &b, amount, "consultation settled")?;
     db::write_transaction(conn, |c| {
@@ -854,8 +1019,9 @@ pub fn due(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<Vec<Strin
 /// Handles what no request will, for one booking: unpaid past its window → expired; the
 /// expert not there within the grace after the start → expert no-show (all released); the
 /// learner not there → learner no-show (the configured fee, default nothing); booked time long
-/// past with no metering for longer than the reconnect grace (the parties left, or a crash) →
-/// settled. True when it moved the booking.
+/// past with no metering for longer than the reconnect grace (the parties left, or a crash, or
+/// they were never there together) → settled by the [`settlement`] rule. True when it moved
+/// the booking.
 pub fn sweep_one(
     conn: &mut DbConnection,
     provider: &dyn PaymentProvider,
@@ -878,13 +1044,15 @@ pub fn sweep_one(
             let fee = price(&b) * i64::from(cfg.learner_no_show_fee_bps) / 10_000;
             no_show(conn, provider, &b, "learner_no_show", fee)?;
         }
-        "in_progress" if over => {
+        // Both came but billable time never ran (they were never there together), or the
+        // parties left a running session: once the booked time is over, settle by the rule.
+        "confirmed" | "in_progress" if over => {
             let (_, open) = stored_meter(conn, id)?;
             let grace = Duration::seconds(cfg.reconnect_grace_s);
             if open.is_some_and(|(_, checkpoint)| now - checkpoint <= grace) {
                 return Ok(false);
             }
-            settle(conn, provider, id, now)?;
+            settle(conn, provider, cfg, id, now, None)?;
         }
         _ => return Ok(false),
     }
@@ -900,4 +1068,21 @@ fn no_show(
 ) -> Result<(), OrderError> {
     let charged = settle_holds(conn, provider, b, fee, to)?;
     finish(conn, b, to, charged, "no-show")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpaid_places_fill_from_the_lowest_and_stop_at_the_cap() {
+        assert_eq!(free_place(&[], 3), Some(0));
+        assert_eq!(free_place(&[Some(0), Some(2)], 3), Some(1));
+        assert_eq!(free_place(&[Some(1)], 3), Some(0));
+        assert_eq!(free_place(&[Some(0), Some(1), Some(2)], 3), None);
+        assert_eq!(free_place(&[Some(0)], 1), None);
+        // Bookings from before places existed count against the cap.
+        assert_eq!(free_place(&[None, None], 2), None);
+        assert_eq!(free_place(&[None], 2), Some(0));
+    }
 }

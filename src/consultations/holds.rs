@@ -100,7 +100,12 @@ pub fn authorize(
     provider: &dyn PaymentProvider,
     hold: &HoldRow,
 ) -> Result<ProviderPayment, OrderError> {
-    let payment = provider.create_payment(&hold.id, money(hold)?, CaptureMethod::Manual)?;
+    let payment = provider.create_payment(
+        &hold.id,
+        &hold.payer_id,
+        money(hold)?,
+        CaptureMethod::Manual,
+    )?;
     diesel::update(payment_holds::table.find(&hold.id))
         .set((
             payment_holds::payment_id.eq(&payment.id),

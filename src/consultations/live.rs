@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::bookings::{BookingRow, Party, SLOT_MINUTES, party_of};
 use super::metering::{Change, Meter};
 use crate::classroom::rules::{Draft, MAX_CHAT_CHARS, Refusal};
+use crate::payments::ProviderPayment;
 
 /// Longest extension one request may ask for, in minutes.
 pub const MAX_EXTENSION_MINUTES: i64 = 60;
@@ -204,6 +205,17 @@ impl ConsultState {
         self.both_present && self.meter.running()
     }
 
+    /// The `extension_payment` event: the learner confirms `payment` to get `minutes` more. It
+    /// names the learner as its owner, so only they receive the payment id (see
+    /// [`public_view`]); a payee holding the payer's handle is what payer binding forbids.
+    pub fn extension_payment(&self, minutes: i64, payment: &ProviderPayment) -> Draft {
+        draft(
+            "extension_payment",
+            json!({"user": self.learner_id, "minutes": minutes, "payment_id": payment.id,
+                   "amount_minor": payment.amount_minor, "currency": payment.currency}),
+        )
+    }
+
     /// The room as a party sees it.
     pub fn snapshot(&self, now: DateTime<Utc>) -> Value {
         let billable = self.meter.billable_at(now);
@@ -216,6 +228,19 @@ impl ConsultState {
             "pending_extension": self.pending_extension,
         })
     }
+}
+
+/// What a consultation event looks like to the members who do not own it, when that differs:
+/// the expert sees that an extension payment is awaited, never its id.
+pub fn public_view(kind: &str, data: &Value) -> Option<Value> {
+    if kind != "extension_payment" {
+        return None;
+    }
+    let mut public = data.clone();
+    if let Some(o) = public.as_object_mut() {
+        o.remove("payment_id");
+    }
+    Some(public)
 }
 
 /// The room event a metering change is announced as.

@@ -8,6 +8,7 @@
 //! - `bookings`: booking, confirming, declining, cancelling, no-shows and settlement.
 //! - `live`: the rules of a consultation room: chat, ending, extensions, metering events.
 //! - `metering`: billable time while both parties are connected, as a pure state machine.
+//! - `settlement`: where a session's money goes (completed, cancelled, no-show), as one rule.
 //! - `routes`: the booking endpoints.
 //! - `questions`: paid written questions (ask, answer or expire, unlock a public answer) and
 //!   `question_routes`, their endpoints.
@@ -23,3 +24,4 @@ pub mod metering;
 pub mod question_routes;
 pub mod questions;
 pub mod routes;
+pub mod settlement;

@@ -263,6 +263,7 @@ diesel::table! {
         failure_code -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        payer_id -> Nullable<Text>,
     }
 }
 
@@ -360,6 +361,8 @@ diesel::table! {
         expires_at -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        unpaid_place -> Nullable<Integer>,
+        unpaid_expert_place -> Nullable<Integer>,
     }
 }
 

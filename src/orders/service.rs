@@ -259,7 +259,7 @@ pub fn checkout(
     }
     let amount =
         Money::new(order.amount_minor, currency).map_err(|e| OrderError::Invalid(e.to_string()))?;
-    match provider.create_payment(&order.id, amount, CaptureMethod::Automatic) {
+    match provider.create_payment(&order.id, user_id, amount, CaptureMethod::Automatic) {
         Ok(payment) => {
             let still_pending = db::write_transaction(conn, |c| -> Result<bool, OrderError> {
                 store::set_payment(c, &order.id, Some(&payment.id), payment.status.as_str())?;

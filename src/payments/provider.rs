@@ -111,10 +111,13 @@ pub enum ProviderError {
 /// What every payment provider offers. Calls are blocking and must not run inside one of our
 /// database transactions: a real provider is a remote service.
 pub trait PaymentProvider: Send + Sync + 'static {
-    /// Creates a payment of `amount` for our `reference`; idempotent per reference.
+    /// Creates a payment of `amount` for our `reference`, bound to `payer` (the user id whose
+    /// page it is: nobody else may confirm it, as a processor binds a client secret to its
+    /// customer); idempotent per reference.
     fn create_payment(
         &self,
         reference: &str,
+        payer: &str,
         amount: Money,
         capture: CaptureMethod,
     ) -> Result<ProviderPayment, ProviderError>;

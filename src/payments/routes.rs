@@ -1,6 +1,8 @@
 //! The sandbox provider's payer-facing endpoints — what a card processor's hosted payment page
 //! would do: show a payment, confirm it with a test card, complete the extra confirmation step.
-//! The payment id acts as the client secret, as with real processors.
+//! Each payment is bound to its payer, as a real processor binds a client secret to its
+//! customer: `confirm` and `authenticate` need the payer's bearer token, and for anyone else
+//! (the payee included) the payment does not exist (404).
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -8,7 +10,8 @@ use utoipa::ToSchema;
 
 use super::ProviderPayment;
 use super::provider::ProviderError;
-use super::sandbox::Sandbox;
+use super::sandbox::{PayerError, Sandbox};
+use crate::accounts::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 
 impl From<ProviderError> for ApiError {
@@ -21,15 +24,34 @@ impl From<ProviderError> for ApiError {
     }
 }
 
+impl From<PayerError> for ApiError {
+    fn from(e: PayerError) -> Self {
+        let code = match e {
+            PayerError::Card(m) => return ApiError::Validation(m),
+            PayerError::Provider(p) => return p.into(),
+            PayerError::AlreadyConfirmed => "payment_already_confirmed",
+            PayerError::Canceled => "payment_canceled",
+            PayerError::RequiresAction => "payment_requires_action",
+            PayerError::NoActionRequired => "payment_no_action_required",
+        };
+        ApiError::StateConflict {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
 /// Runs a blocking sandbox call off the async threads.
-async fn call<F>(sandbox: &web::Data<Sandbox>, f: F) -> Result<HttpResponse, ApiError>
+async fn call<F, E>(sandbox: &web::Data<Sandbox>, f: F) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce(&Sandbox) -> Result<ProviderPayment, ProviderError> + Send + 'static,
+    F: FnOnce(&Sandbox) -> Result<ProviderPayment, E> + Send + 'static,
+    E: Into<ApiError> + Send + 'static,
 {
     let sandbox = sandbox.clone().into_inner();
     let payment = tokio::task::spawn_blocking(move || f(&sandbox))
         .await
-        .map_err(|e| ApiError::Unexpected(e.into()))??;
+        .map_err(|e| ApiError::Unexpected(e.into()))?
+        .map_err(Into::into)?;
     Ok(HttpResponse::Ok().json(payment))
 }
 
@@ -53,22 +75,28 @@ pub struct ConfirmRequest {
     pub card_number: String,
 }
 
-/// Pays with a test card. The outcome reaches the order through a signed webhook.
+/// Pays with a test card, as the payment's payer (their bearer token). The outcome reaches the
+/// order or booking through a signed webhook.
 #[utoipa::path(post, path = "/api/v1/sandbox/payments/{id}/confirm", tag = "payments",
+    security(("bearer" = [])),
     params(("id" = String, Path, description = "Provider payment id")),
     request_body = ConfirmRequest,
     responses(
         (status = 200, description = "Processed; see status"),
-        (status = 404, description = "Unknown payment", body = ErrorBody),
-        (status = 409, description = "Invalid card or payment not confirmable", body = ErrorBody),
+        (status = 400, description = "Malformed card number (`validation_failed`)", body = ErrorBody),
+        (status = 401, description = "No or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "Unknown payment, or not the caller's", body = ErrorBody),
+        (status = 409, description = "Not confirmable: `payment_already_confirmed`, \
+            `payment_canceled` or `payment_requires_action` (authenticate instead)", body = ErrorBody),
     ))]
 pub async fn confirm(
     sandbox: web::Data<Sandbox>,
+    user: AuthUser,
     path: web::Path<String>,
     body: web::Json<ConfirmRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, card) = (path.into_inner(), body.into_inner().card_number);
-    call(&sandbox, move |s| s.confirm(&id, &card)).await
+    call(&sandbox, move |s| s.confirm(&id, &user.id, &card)).await
 }
 
 /// `authenticate` body.
@@ -79,19 +107,24 @@ pub struct AuthenticateRequest {
     pub approve: bool,
 }
 
-/// Completes (or fails) the 3-D Secure step a card asked for.
+/// Completes (or fails) the 3-D Secure step a card asked for, as the payment's payer.
 #[utoipa::path(post, path = "/api/v1/sandbox/payments/{id}/authenticate", tag = "payments",
+    security(("bearer" = [])),
     params(("id" = String, Path, description = "Provider payment id")),
     request_body = AuthenticateRequest,
     responses(
         (status = 200, description = "Processed; see status"),
-        (status = 409, description = "No action required", body = ErrorBody),
+        (status = 401, description = "No or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "Unknown payment, or not the caller's", body = ErrorBody),
+        (status = 409, description = "No action required: `payment_already_confirmed`, \
+            `payment_canceled` or `payment_no_action_required`", body = ErrorBody),
     ))]
 pub async fn authenticate(
     sandbox: web::Data<Sandbox>,
+    user: AuthUser,
     path: web::Path<String>,
     body: web::Json<AuthenticateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, approve) = (path.into_inner(), body.approve);
-    call(&sandbox, move |s| s.authenticate(&id, approve)).await
+    call(&sandbox, move |s| s.authenticate(&id, &user.id, approve)).await
 }

@@ -87,6 +87,8 @@ struct Row {
     failure_code: Option<String>,
     created_at: chrono::NaiveDateTime,
     updated_at: chrono::NaiveDateTime,
+    /// Whose page this is: only they may confirm or authenticate it.
+    payer_id: Option<String>,
 }
 
 impl Row {
@@ -107,6 +109,49 @@ impl Row {
             refunded_minor: self.refunded_minor,
             failure_code: self.failure_code.clone(),
         })
+    }
+}
+
+/// Why the payer's page refused an action. Each state has its own code, so a client tells a
+/// second confirmation from a confirmation of a cancelled payment without reading prose. A
+/// payment that is not the caller's is `Provider(UnknownPayment)`, as if it did not exist.
+#[derive(Debug, thiserror::Error)]
+pub enum PayerError {
+    /// The card number is malformed.
+    #[error("{0}")]
+    Card(String),
+    /// The payment already went through (authorised or captured).
+    #[error("the payment is already confirmed")]
+    AlreadyConfirmed,
+    /// The payment was cancelled (released) and can no longer be paid.
+    #[error("the payment was cancelled")]
+    Canceled,
+    /// The card asked for the extra step: authenticate, do not confirm again.
+    #[error("the payment waits for the payer's authentication")]
+    RequiresAction,
+    /// Authenticate was called on a payment that did not ask for it.
+    #[error("the payment does not require an action")]
+    NoActionRequired,
+    /// The sandbox itself failed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+impl PayerError {
+    /// Why a payment in `status` refuses a payer action.
+    fn refused(status: ProviderStatus) -> Self {
+        match status {
+            ProviderStatus::Authorized | ProviderStatus::Succeeded => Self::AlreadyConfirmed,
+            ProviderStatus::Canceled => Self::Canceled,
+            ProviderStatus::RequiresAction => Self::RequiresAction,
+            ProviderStatus::RequiresConfirmation | ProviderStatus::Failed => Self::NoActionRequired,
+        }
+    }
+}
+
+impl From<diesel::result::Error> for PayerError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Provider(e.into())
     }
 }
 
@@ -140,15 +185,22 @@ impl Sandbox {
 
     /// Runs one state change: load the payment, let `change` mutate it and name the event to
     /// emit, persist both atomically, then ring the dispatcher.
-    fn change(
+    fn change<E>(
         &self,
         payment_id: &str,
-        change: impl FnOnce(&mut Row, &mut DbConnection) -> PResult<Option<&'static str>>,
-    ) -> PResult<ProviderPayment> {
-        let mut conn = self.db.get()?;
+        payer: Option<&str>,
+        change: impl FnOnce(&mut Row, &mut DbConnection) -> Result<Option<&'static str>, E>,
+    ) -> Result<ProviderPayment, E>
+    where
+        E: From<ProviderError> + From<diesel::result::Error>,
+    {
+        let mut conn = self.db.get().map_err(ProviderError::from)?;
         let (view, emitted) =
-            db::write_transaction(&mut conn, |c| -> PResult<(ProviderPayment, bool)> {
+            db::write_transaction(&mut conn, |c| -> Result<(ProviderPayment, bool), E> {
                 let mut row = load(c, payment_id)?;
+                if payer.is_some_and(|p| row.payer_id.as_deref() != Some(p)) {
+                    return Err(ProviderError::UnknownPayment(payment_id.to_owned()).into());
+                }
                 let event = change(&mut row, c)?;
                 row.updated_at = db::now();
                 diesel::update(sandbox_payments::table.find(&row.id))
@@ -173,9 +225,15 @@ impl Sandbox {
         Ok(view)
     }
 
-    /// The payer confirms with a card (the provider's hosted payment page).
-    pub fn confirm(&self, payment_id: &str, card_number: &str) -> PResult<ProviderPayment> {
-        let behaviour = card_behaviour(card_number).map_err(ProviderError::Invalid)?;
+    /// The payer confirms with a card (the provider's hosted payment page). Only the payer the
+    /// payment was created for may: for anyone else it does not exist.
+    pub fn confirm(
+        &self,
+        payment_id: &str,
+        payer: &str,
+        card_number: &str,
+    ) -> Result<ProviderPayment, PayerError> {
+        let behaviour = card_behaviour(card_number).map_err(PayerError::Card)?;
         let last4: String = card_number
             .chars()
             .filter(char::is_ascii_digit)
@@ -185,16 +243,13 @@ impl Sandbox {
             .into_iter()
             .rev()
             .collect();
-        self.change(payment_id, |row, _| {
+        self.change(payment_id, Some(payer), |row, _| {
             let status = row.status()?;
             if !matches!(
                 status,
                 ProviderStatus::RequiresConfirmation | ProviderStatus::Failed
             ) {
-                return Err(ProviderError::Invalid(format!(
-                    "payment is {} and cannot be confirmed",
-                    status.as_str()
-                )));
+                return Err(PayerError::refused(status));
             }
             row.card_last4 = Some(last4);
             Ok(Some(match behaviour {
@@ -209,13 +264,18 @@ impl Sandbox {
         })
     }
 
-    /// The payer completes (or fails) the extra confirmation step.
-    pub fn authenticate(&self, payment_id: &str, approved: bool) -> PResult<ProviderPayment> {
-        self.change(payment_id, |row, _| {
-            if row.status()? != ProviderStatus::RequiresAction {
-                return Err(ProviderError::Invalid(
-                    "payment does not require an action".into(),
-                ));
+    /// The payer completes (or fails) the extra confirmation step; bound to the payer as
+    /// [`Sandbox::confirm`] is.
+    pub fn authenticate(
+        &self,
+        payment_id: &str,
+        payer: &str,
+        approved: bool,
+    ) -> Result<ProviderPayment, PayerError> {
+        self.change(payment_id, Some(payer), |row, _| {
+            let status = row.status()?;
+            if status != ProviderStatus::RequiresAction {
+                return Err(PayerError::refused(status));
             }
             Ok(Some(if approved {
                 approve(row)
@@ -293,6 +353,7 @@ impl PaymentProvider for Sandbox {
     fn create_payment(
         &self,
         reference: &str,
+        payer: &str,
         amount: Money,
         capture: CaptureMethod,
     ) -> PResult<ProviderPayment> {
@@ -320,6 +381,7 @@ impl PaymentProvider for Sandbox {
                 failure_code: None,
                 created_at: now,
                 updated_at: now,
+                payer_id: Some(payer.to_owned()),
             };
             diesel::insert_into(sandbox_payments::table)
                 .values(&row)
@@ -329,7 +391,7 @@ impl PaymentProvider for Sandbox {
     }
 
     fn capture(&self, payment_id: &str, amount: Money) -> PResult<ProviderPayment> {
-        self.change(payment_id, |row, _| {
+        self.change(payment_id, None, |row, _| {
             if row.status()? != ProviderStatus::Authorized {
                 return Err(ProviderError::Invalid(
                     "only an authorised payment can be captured".into(),
@@ -352,7 +414,7 @@ impl PaymentProvider for Sandbox {
     }
 
     fn release(&self, payment_id: &str) -> PResult<ProviderPayment> {
-        self.change(payment_id, |row, _| match row.status()? {
+        self.change(payment_id, None, |row, _| match row.status()? {
             ProviderStatus::Canceled => Ok(None),
             ProviderStatus::Succeeded => Err(ProviderError::Invalid(
                 "a captured payment cannot be released; refund it".into(),

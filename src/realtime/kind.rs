@@ -113,8 +113,14 @@ impl RoomKind {
     pub fn public_view(&self, kind: &str, data: &Value) -> Option<Value> {
         match self {
             Self::Class { .. } => rules::public_view(kind, data),
-            Self::Consult { .. } => None,
+            Self::Consult { .. } => crate::consultations::live::public_view(kind, data),
         }
+    }
+
+    /// Whether a member-specific view is for the event's owner alone, staff included: in a
+    /// consultation the expert is an instructor, yet must not see the learner's payment.
+    pub fn views_are_private(&self) -> bool {
+        matches!(self, Self::Consult { .. })
     }
 
     /// Why `user` may not join, if they may not (kicked from a class; staff never are).

@@ -161,18 +161,21 @@ struct Present {
 }
 
 /// One history entry: the frame staff and the event's owner see, and what everyone else sees
-/// when that differs.
+/// when that differs. A `private` entry's full frame is for its owner alone, staff included
+/// (a consultation's payment handle is the payer's, not the expert's).
 struct Entry {
     seq: i64,
     owner: Option<String>,
     full: ByteString,
     public: Option<ByteString>,
+    private: bool,
 }
 
 impl Entry {
     fn for_member(&self, m: &MemberInfo) -> ByteString {
+        let sees_all = m.staff() && !self.private;
         match &self.public {
-            Some(p) if !m.staff() && self.owner.as_deref() != Some(m.user_id.as_str()) => p.clone(),
+            Some(p) if !sees_all && self.owner.as_deref() != Some(m.user_id.as_str()) => p.clone(),
             _ => self.full.clone(),
         }
     }
@@ -203,8 +206,8 @@ pub struct Room {
 enum Step {
     /// Sequence, store and deliver an event.
     Publish(Publication),
-    /// Settle the consultation through the order actor.
-    Settle,
+    /// Settle the consultation through the order actor; the party who ended it, if one did.
+    Settle(Option<Party>),
     /// Hold the price of an accepted extension.
     HoldExtension(i64),
     /// Move the running interval's checkpoint of a booking to a time.
@@ -253,6 +256,7 @@ impl Room {
             owner: rules::owner(&e.data, e.actor.as_deref()).map(str::to_owned),
             full: self.frame(e, &e.data),
             public: public.map(|p| self.frame(e, &p)),
+            private: self.kind.views_are_private(),
         };
         self.history.push_back(entry);
         while self.history.len() > self.deps.limits.history {
@@ -429,13 +433,12 @@ impl Room {
             let held = held
                 .map_err(|e| e.to_string())
                 .and_then(|r| r.map_err(|e| e.to_string()));
-            let draft = match held {
-                Ok(payment) => Draft {
-                    kind: "extension_payment",
-                    data: json!({"minutes": minutes, "payment_id": payment.id,
-                                 "amount_minor": payment.amount_minor, "currency": payment.currency}),
-                },
-                Err(reason) => Draft {
+            let draft = match (held, &room.kind) {
+                (Ok(payment), RoomKind::Consult { state, .. }) => {
+                    state.extension_payment(minutes, &payment)
+                }
+                (Ok(_), RoomKind::Class { .. }) => return room.step_done(ctx),
+                (Err(reason), _) => Draft {
                     kind: "extension_failed",
                     data: json!({"minutes": minutes, "reason": reason}),
                 },
@@ -445,28 +448,30 @@ impl Room {
         }));
     }
 
-    /// After `session_ended`: closes the meter, then settles the booking through the order
-    /// actor and announces what was charged.
-    fn finish_consultation(&mut self, ctx: &mut Context<Self>) {
+    /// After `session_ended` (by the user `by`, if a party sent `end`): closes the meter, then
+    /// settles the booking through the order actor and announces what was charged.
+    fn finish_consultation(&mut self, ctx: &mut Context<Self>, by: Option<&str>) {
         let RoomKind::Consult { state, .. } = &mut self.kind else {
             return;
         };
+        let ended_by = by.and_then(|u| state.party(u));
         let now = self.deps.clock.now();
         for change in state.close(now) {
             let draft = live::announce(&change);
             self.publish(ctx, None, draft, None, Some(change));
         }
-        self.enqueue(ctx, Step::Settle);
+        self.enqueue(ctx, Step::Settle(ended_by));
     }
 
     /// Settles the ended consultation and announces what was charged.
-    fn start_settle(&mut self, ctx: &mut Context<Self>) {
+    fn start_settle(&mut self, ctx: &mut Context<Self>, ended_by: Option<Party>) {
         let RoomKind::Consult { booking_id, .. } = &self.kind else {
             return self.step_done(ctx);
         };
         let (id, now) = (booking_id.clone(), self.deps.clock.now());
+        let cfg = self.deps.consult.clone();
         let settle = Command::new(format!("booking:{id}"), move |c, p, _| {
-            bookings::settle(c, p, &id, now)
+            bookings::settle(c, p, &cfg, &id, now, ended_by)
         });
         let sent = self.deps.orders.send(settle);
         ctx.wait(sent.into_actor(self).map(|settled, room, ctx| {
@@ -503,7 +508,7 @@ impl Room {
         self.stepping = true;
         match step {
             Step::Publish(p) => self.start_publish(ctx, p),
-            Step::Settle => self.start_settle(ctx),
+            Step::Settle(ended_by) => self.start_settle(ctx, ended_by),
             Step::HoldExtension(minutes) => self.start_hold(ctx, minutes),
             Step::Checkpoint(id, at) => {
                 let db = self.deps.db.clone();
@@ -619,7 +624,7 @@ impl Room {
                 Ok(e) => {
                     room.deliver(&e);
                     match e.kind.as_str() {
-                        "session_ended" => room.finish_consultation(ctx),
+                        "session_ended" => room.finish_consultation(ctx, e.data["by"].as_str()),
                         "extension_accepted" => {
                             let minutes = e.data["minutes"].as_i64().unwrap_or(0);
                             room.enqueue(ctx, Step::HoldExtension(minutes));

@@ -111,11 +111,14 @@ async fn new_order(app: &TestApp, user: &TestUser, course: &str) -> Value {
     resp.json().await.unwrap()
 }
 
-async fn confirm(app: &TestApp, order: &Value, card: &str) -> Response {
+/// Confirms `order`'s payment with `card` as its buyer (payer actions are bound to the payer).
+async fn confirm(app: &TestApp, buyer: &TestUser, order: &Value, card: &str) -> Response {
     let pid = order["payment"]["id"].as_str().expect("payment id");
-    app.post_json(
+    app.send(
+        Method::POST,
         &format!("/api/v1/sandbox/payments/{pid}/confirm"),
-        &json!({"card_number": card}),
+        Some(&buyer.access_token),
+        Some(json!({"card_number": card})),
     )
     .await
 }
@@ -156,7 +159,7 @@ async fn await_order(
 
 async fn buy(app: &TestApp, user: &TestUser, course: &str) -> Value {
     let order = new_order(app, user, course).await;
-    assert_eq!(confirm(app, &order, CARD_OK).await.status(), 200);
+    assert_eq!(confirm(app, user, &order, CARD_OK).await.status(), 200);
     await_order(app, user, order["id"].as_str().unwrap(), |o| {
         o["status"] == "paid"
     })
@@ -257,7 +260,11 @@ async fn a_purchase_goes_from_checkout_through_the_webhook_to_access(backend: Ba
     );
     assert!(!owns(&app, &s.learner, &s.course).await);
 
-    let payment: Value = confirm(&app, &order, CARD_OK).await.json().await.unwrap();
+    let payment: Value = confirm(&app, &s.learner, &order, CARD_OK)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(payment["status"], "succeeded");
     let id = order["id"].as_str().unwrap();
     let paid = await_order(&app, &s.learner, id, |o| o["status"] == "paid").await;
@@ -308,7 +315,7 @@ async fn declined_and_3ds_cards_behave_like_a_processor(backend: Backend) {
     let order = new_order(&app, &s.learner, &s.course).await;
     let id = order["id"].as_str().unwrap();
 
-    let declined: Value = confirm(&app, &order, "4000 0000 0000 0002")
+    let declined: Value = confirm(&app, &s.learner, &order, "4000 0000 0000 0002")
         .await
         .json()
         .await
@@ -316,7 +323,7 @@ async fn declined_and_3ds_cards_behave_like_a_processor(backend: Backend) {
     assert_eq!(declined["status"], "failed");
     assert_eq!(declined["failure_code"], "card_declined");
     await_order(&app, &s.learner, id, |o| o["payment"]["status"] == "failed").await;
-    let poor: Value = confirm(&app, &order, "4000000000009995")
+    let poor: Value = confirm(&app, &s.learner, &order, "4000000000009995")
         .await
         .json()
         .await
@@ -326,9 +333,14 @@ async fn declined_and_3ds_cards_behave_like_a_processor(backend: Backend) {
         order_of(&app, &s.learner, id).await["status"],
         "pending_payment"
     );
-    assert_error(confirm(&app, &order, "1234").await, 409, "conflict").await;
+    assert_error(
+        confirm(&app, &s.learner, &order, "1234").await,
+        400,
+        "validation_failed",
+    )
+    .await;
 
-    let challenged: Value = confirm(&app, &order, "4000 0025 0000 3155")
+    let challenged: Value = confirm(&app, &s.learner, &order, "4000 0025 0000 3155")
         .await
         .json()
         .await
@@ -336,9 +348,11 @@ async fn declined_and_3ds_cards_behave_like_a_processor(backend: Backend) {
     assert_eq!(challenged["status"], "requires_action");
     let pid = order["payment"]["id"].as_str().unwrap();
     let done: Value = app
-        .post_json(
+        .send(
+            Method::POST,
             &format!("/api/v1/sandbox/payments/{pid}/authenticate"),
-            &json!({"approve": true}),
+            Some(&s.learner.access_token),
+            Some(json!({"approve": true})),
         )
         .await
         .json()
@@ -346,12 +360,19 @@ async fn declined_and_3ds_cards_behave_like_a_processor(backend: Backend) {
         .unwrap();
     assert_eq!(done["status"], "succeeded");
     await_order(&app, &s.learner, id, |o| o["status"] == "paid").await;
-    // A paid payment cannot be confirmed again.
-    assert_error(confirm(&app, &order, CARD_OK).await, 409, "conflict").await;
+    // A paid payment cannot be confirmed again, and says so with its own code.
     assert_error(
-        app.post_json(
+        confirm(&app, &s.learner, &order, CARD_OK).await,
+        409,
+        "payment_already_confirmed",
+    )
+    .await;
+    assert_error(
+        app.send(
+            Method::POST,
             "/api/v1/sandbox/payments/pay_nope/confirm",
-            &json!({"card_number": CARD_OK}),
+            Some(&s.learner.access_token),
+            Some(json!({"card_number": CARD_OK})),
         )
         .await,
         404,
@@ -493,7 +514,7 @@ async fn what_cannot_be_bought_is_refused(backend: Backend) {
         "conflict",
     )
     .await;
-    confirm(&app, &order, CARD_OK).await;
+    confirm(&app, &s.learner, &order, CARD_OK).await;
     await_order(&app, &s.learner, order["id"].as_str().unwrap(), |o| {
         o["status"] == "paid"
     })
@@ -720,7 +741,7 @@ async fn coupons_discount_and_respect_their_limits(backend: Backend) {
     .await;
     assert_eq!(bob_order.status(), 201);
     let bob_order: Value = bob_order.json().await.unwrap();
-    confirm(&app, &bob_order, CARD_OK).await;
+    confirm(&app, &bob, &bob_order, CARD_OK).await;
     await_order(&app, &bob, bob_order["id"].as_str().unwrap(), |o| {
         o["status"] == "paid"
     })
@@ -890,7 +911,13 @@ async fn cancelled_and_expired_orders_release_their_payment(backend: Backend) {
         .unwrap();
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["payment"]["status"], "canceled");
-    assert_error(confirm(&app, &order, CARD_OK).await, 409, "conflict").await;
+    // Not the same answer as confirming twice: a client tells the two apart by code.
+    assert_error(
+        confirm(&app, &s.learner, &order, CARD_OK).await,
+        409,
+        "payment_canceled",
+    )
+    .await;
     assert_error(
         app.send(Method::POST, &path, Some(&s.learner.access_token), None)
             .await,
@@ -939,8 +966,8 @@ async fn chaos_deliveries_still_pay_each_order_exactly_once(backend: Backend) {
     for course in &courses {
         let order = new_order(&app, &s.learner, course).await;
         // A decline first, then success: their events may arrive in either order, or twice.
-        confirm(&app, &order, "4000000000000002").await;
-        confirm(&app, &order, CARD_OK).await;
+        confirm(&app, &s.learner, &order, "4000000000000002").await;
+        confirm(&app, &s.learner, &order, CARD_OK).await;
         let id = order["id"].as_str().unwrap();
         let paid = await_order(&app, &s.learner, id, |o| {
             o["status"] == "paid" && o["payment"]["status"] == "succeeded"
@@ -1042,7 +1069,7 @@ async fn webhook_delivery_is_retried_until_the_receiver_accepts() {
     .await;
     let s = shop(&app, 900).await;
     let order = new_order(&app, &s.learner, &s.course).await;
-    confirm(&app, &order, CARD_OK).await;
+    confirm(&app, &s.learner, &order, CARD_OK).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while seen.lock().unwrap().len() < 3 {
         assert!(

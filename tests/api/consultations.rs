@@ -26,6 +26,10 @@ backend_tests!(
     a_session_nobody_came_back_to_is_settled_by_the_sweep,
     no_shows_and_unpaid_bookings_are_swept,
     only_the_parties_join_a_consultation,
+    only_the_payer_confirms_and_the_payee_never_sees_the_payment,
+    unpaid_bookings_are_capped_even_when_concurrent,
+    ending_without_billable_time_applies_the_cancellation_and_no_show_policy,
+    parties_who_never_meet_are_settled_after_the_booked_end,
 );
 
 const CARD_OK: &str = "4242 4242 4242 4242";
@@ -46,10 +50,18 @@ async fn consult(backend: Backend) -> Consult {
         ("LYCEUM_CONSULT_RECONNECT_GRACE_SECS", "60"),
     ];
     let app = spawn_app_with(backend, &settings).await;
-    let expert = app
-        .user_with_role("expert@example.org", Role::Instructor)
-        .await;
+    let expert = published_expert(&app, "expert@example.org").await;
     let learner = app.register("learner@example.org").await;
+    Consult {
+        app,
+        expert,
+        learner,
+    }
+}
+
+/// A published expert available around the clock at [`RATE`].
+async fn published_expert(app: &TestApp, email: &str) -> TestUser {
+    let expert = app.user_with_role(email, Role::Instructor).await;
     let profile = json!({
         "headline": "Rust performance", "bio": "", "tags": ["rust"], "languages": ["en"],
         "rate_per_minute_minor": RATE, "currency": "EUR", "min_minutes": 5, "max_minutes": 120,
@@ -77,11 +89,7 @@ async fn consult(backend: Backend) -> Consult {
         )
         .await;
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    Consult {
-        app,
-        expert,
-        learner,
-    }
+    expert
 }
 
 /// The first 5-minute boundary at least `ahead` from now.
@@ -136,18 +144,35 @@ async fn await_booking(c: &Consult, id: &str, done: impl Fn(&Value) -> bool) -> 
 }
 
 async fn pay(c: &Consult, payment_id: &str) {
-    pay_with(&c.app, payment_id).await
+    pay_with(&c.app, &c.learner, payment_id).await
 }
 
-/// Confirms a sandbox payment with the test card that authorises.
-pub(crate) async fn pay_with(app: &TestApp, payment_id: &str) {
-    let resp = app
-        .post_json(
-            &format!("/api/v1/sandbox/payments/{payment_id}/confirm"),
-            &json!({"card_number": CARD_OK}),
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
+/// Confirms a sandbox payment with the test card that authorises, as its payer.
+pub(crate) async fn pay_with(app: &TestApp, payer: &TestUser, payment_id: &str) {
+    let resp = confirm_as(app, payer, payment_id).await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+}
+
+/// `POST /sandbox/payments/{id}/confirm` with the test card that authorises, as `who`.
+async fn confirm_as(app: &TestApp, who: &TestUser, payment_id: &str) -> reqwest::Response {
+    app.send(
+        Method::POST,
+        &format!("/api/v1/sandbox/payments/{payment_id}/confirm"),
+        Some(&who.access_token),
+        Some(json!({"card_number": CARD_OK})),
+    )
+    .await
+}
+
+/// Completes the 3-D Secure step of a sandbox payment as `who`.
+async fn authenticate_as(app: &TestApp, who: &TestUser, payment_id: &str) -> reqwest::Response {
+    app.send(
+        Method::POST,
+        &format!("/api/v1/sandbox/payments/{payment_id}/authenticate"),
+        Some(&who.access_token),
+        Some(json!({"approve": true})),
+    )
+    .await
 }
 
 /// A confirmed (paid) booking of `minutes` starting at `start`; returns its id.
@@ -449,6 +474,12 @@ async fn the_booked_limit_ends_the_session_and_an_extension_adds_paid_time(backe
     .await;
     let payment = event(&mut learner, "extension_payment").await;
     assert_eq!(payment["data"]["amount_minor"], 5 * RATE);
+    // The expert learns that a payment is awaited, never the learner's payment handle.
+    let seen = event(&mut expert, "extension_payment").await;
+    assert_eq!(seen["data"]["amount_minor"], 5 * RATE);
+    assert!(seen["data"].get("payment_id").is_none(), "{seen}");
+    let pid = payment["data"]["payment_id"].as_str().unwrap();
+    assert_error(confirm_as(&c.app, &c.expert, pid).await, 404, "not_found").await;
     pay(&c, payment["data"]["payment_id"].as_str().unwrap()).await;
     assert_eq!(
         event(&mut learner, "extension_granted").await["data"]["minutes"],
@@ -624,4 +655,202 @@ async fn a_session_nobody_came_back_to_is_settled_by_the_sweep(backend: Backend)
         (Some(100), Some(2 * RATE))
     );
     books_balance(&c2.app).await;
+}
+
+/// Payer actions are bound to the payer: the expert (the payee), a stranger and an anonymous
+/// caller all get 404 / 401 for the learner's booking payment, which stays unpaid; the learner
+/// then confirms it, and the 3-D Secure step is bound the same way.
+async fn only_the_payer_confirms_and_the_payee_never_sees_the_payment(backend: Backend) {
+    let c = consult(backend).await;
+    let resp = book(&c, &c.learner, slot(chrono::Duration::days(2)), 30).await;
+    assert_eq!(resp.status(), 201);
+    let booked: Value = resp.json().await.unwrap();
+    let id = booked["booking"]["id"].as_str().unwrap();
+    let pid = booked["payment"]["id"].as_str().unwrap();
+    let stranger = c.app.register("stranger@example.org").await;
+    for who in [&c.expert, &stranger] {
+        assert_error(confirm_as(&c.app, who, pid).await, 404, "not_found").await;
+    }
+    let anonymous = c
+        .app
+        .post_json(
+            &format!("/api/v1/sandbox/payments/{pid}/confirm"),
+            &json!({"card_number": CARD_OK}),
+        )
+        .await;
+    assert_error(anonymous, 401, "unauthorized").await;
+    assert_eq!(booking(&c, id).await["status"], "pending_payment");
+    // A card that asks for the extra step: only the payer completes it.
+    let challenged = c
+        .app
+        .send(
+            Method::POST,
+            &format!("/api/v1/sandbox/payments/{pid}/confirm"),
+            Some(&c.learner.access_token),
+            Some(json!({"card_number": "4000 0025 0000 3155"})),
+        )
+        .await;
+    assert_eq!(challenged.status(), 200);
+    assert_error(
+        authenticate_as(&c.app, &c.expert, pid).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(authenticate_as(&c.app, &c.learner, pid).await.status(), 200);
+    await_booking(&c, id, |b| b["status"] == "confirmed").await;
+    assert_error(
+        confirm_as(&c.app, &c.learner, pid).await,
+        409,
+        "payment_already_confirmed",
+    )
+    .await;
+    books_balance(&c.app).await;
+}
+
+/// One learner cannot hold an expert's calendar with unpaid bookings: one unpaid booking per
+/// expert, three in all (the defaults), enforced by the database even for concurrent requests
+/// to different experts (which the order actor does not serialise). A paid booking frees its
+/// place; a retry of the same unpaid booking still returns it.
+async fn unpaid_bookings_are_capped_even_when_concurrent(backend: Backend) {
+    let c = consult(backend).await;
+    let start = slot(chrono::Duration::days(2));
+    let first = book(&c, &c.learner, start, 30).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let later = start + chrono::Duration::hours(2);
+    assert_error(book(&c, &c.learner, later, 30).await, 409, "conflict").await;
+    let retry: Value = book(&c, &c.learner, start, 30).await.json().await.unwrap();
+    assert_eq!(retry["booking"]["id"], first["booking"]["id"]);
+
+    let mut experts = Vec::new();
+    for i in 0..5 {
+        experts.push(published_expert(&c.app, &format!("expert{i}@example.org")).await);
+    }
+    let paths: Vec<String> = experts
+        .iter()
+        .map(|e| format!("/api/v1/experts/{}/bookings", e.id))
+        .collect();
+    let attempts = paths.iter().map(|path| {
+        c.app.send(
+            Method::POST,
+            path,
+            Some(&c.learner.access_token),
+            Some(json!({"starts_at": start.to_rfc3339(), "minutes": 30})),
+        )
+    });
+    let statuses: Vec<u16> = join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    let won = statuses.iter().filter(|s| **s == 201).count();
+    assert_eq!(won, 2, "three unpaid in all: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [201, 409].contains(s)),
+        "{statuses:?}"
+    );
+    // Paying the first gives its place back.
+    pay(&c, first["payment"]["id"].as_str().unwrap()).await;
+    let id = first["booking"]["id"].as_str().unwrap();
+    await_booking(&c, id, |b| b["status"] == "confirmed").await;
+    assert_eq!(book(&c, &c.learner, later, 30).await.status(), 201);
+    books_balance(&c.app).await;
+}
+
+/// Sends `end` in the consultation room as `ws`'s user and awaits the settlement.
+async fn end_and_settle(ws: &mut Socket, id: &str) -> Value {
+    send(
+        ws,
+        json!({"type": "end", "room": format!("consult:{id}"), "ref": "end"}),
+    )
+    .await;
+    event(ws, "session_settled").await
+}
+
+/// `end` with no billable time is no way around the fees: the learner who joins early and
+/// ends is cancelling late (the late fee, half the price by default); the expert who does the
+/// same declines (released); the expert who ends after the no-show grace with the learner
+/// absent makes it a learner no-show, not a completed session.
+async fn ending_without_billable_time_applies_the_cancellation_and_no_show_policy(
+    backend: Backend,
+) {
+    let c = consult(backend).await;
+    let price = 30 * RATE;
+    let early = confirmed(&c, slot(chrono::Duration::minutes(30)), 30).await;
+    let (mut learner, _) = joined(&c, &c.learner, &early).await;
+    let settled = end_and_settle(&mut learner, &early).await;
+    assert_eq!(settled["data"]["status"], "canceled", "{settled}");
+    assert_eq!(settled["data"]["charged_minor"], price / 2, "the late fee");
+    drop(learner);
+
+    let declined = confirmed(&c, slot(chrono::Duration::minutes(90)), 30).await;
+    let (mut expert, _) = joined(&c, &c.expert, &declined).await;
+    let settled = end_and_settle(&mut expert, &declined).await;
+    assert_eq!(settled["data"]["status"], "declined", "{settled}");
+    assert_eq!(settled["data"]["charged_minor"], 0);
+    drop(expert);
+
+    let start = slot(chrono::Duration::minutes(150));
+    let absent = confirmed(&c, start, 30).await;
+    advance(&c.app, (start - Utc::now()).num_seconds() + 15 * 60);
+    let (mut expert, _) = joined(&c, &c.expert, &absent).await;
+    let settled = end_and_settle(&mut expert, &absent).await;
+    assert_eq!(settled["data"]["status"], "learner_no_show", "{settled}");
+    assert_eq!(
+        settled["data"]["charged_minor"], 0,
+        "the default no-show fee"
+    );
+    for (id, status, charged) in [
+        (&early, "canceled", price / 2),
+        (&declined, "declined", 0),
+        (&absent, "learner_no_show", 0),
+    ] {
+        let b = booking(&c, id).await;
+        assert_eq!(
+            (b["status"].as_str(), b["charged_minor"].as_i64()),
+            (Some(status), Some(charged))
+        );
+    }
+    assert_eq!(earned(&c.app, &c.expert.id).await, price / 2 * 8 / 10);
+    books_balance(&c.app).await;
+}
+
+/// Both parties open the room, one after the other, never together: no billable time ran, so
+/// the sweep settles the booking once its time is over — nothing charged, the hold released —
+/// instead of leaving the money authorised forever.
+async fn parties_who_never_meet_are_settled_after_the_booked_end(backend: Backend) {
+    let c = consult(backend).await;
+    let start = slot(chrono::Duration::minutes(5));
+    let id = confirmed(&c, start, 30).await;
+    advance(&c.app, (start - Utc::now()).num_seconds() + 60);
+    let (learner, _) = joined(&c, &c.learner, &id).await;
+    drop(learner);
+    advance(&c.app, 5 * 60);
+    let (expert, _) = joined(&c, &c.expert, &id).await;
+    drop(expert);
+    advance(&c.app, 60 * 60);
+    let b = await_booking(&c, &id, |b| b["status"] != "confirmed").await;
+    assert_eq!(
+        (b["status"].as_str(), b["charged_minor"].as_i64()),
+        (Some("expert_no_show"), Some(0)),
+        "{b}"
+    );
+    let holds = c
+        .app
+        .db()
+        .await
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use lyceum::db::schema::payment_holds as h;
+            h::table
+                .filter(h::subject_id.eq(&id))
+                .select(h::status)
+                .load::<String>(conn)
+                .map_err(lyceum::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(holds, vec!["released".to_owned()]);
+    books_balance(&c.app).await;
 }

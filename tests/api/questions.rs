@@ -146,7 +146,7 @@ async fn await_question(
 /// An open (paid) question; returns its id.
 async fn open(a: &Asking, public: bool) -> String {
     let (id, payment) = asked(a, public).await;
-    pay_with(&a.app, &payment).await;
+    pay_with(&a.app, &a.asker, &payment).await;
     let q = await_question(&a.app, &id, &a.asker, |q| q["status"] == "open").await;
     assert!(q["deadline_at"].is_string());
     id
@@ -318,7 +318,12 @@ async fn an_unlock_is_shared_between_asker_and_expert(backend: Backend) {
     assert_eq!(unlocking["status"], "pending");
     let q: Value = question_json(&a.app, &id, Some(&reader)).await;
     assert_eq!(q["answer"], Value::Null, "not before the payment");
-    pay_with(&a.app, unlocking["payment"]["id"].as_str().unwrap()).await;
+    pay_with(
+        &a.app,
+        &reader,
+        unlocking["payment"]["id"].as_str().unwrap(),
+    )
+    .await;
     let q = await_question(&a.app, &id, &reader, |q| q["answer_visible"] == true).await;
     assert_eq!(q["answer"], "Hoist the allocation.");
     assert_eq!(

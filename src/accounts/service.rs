@@ -320,7 +320,8 @@ pub fn get_user(conn: &mut DbConnection, id: &str) -> Result<User, AccountError>
         .and_then(User::try_from)
 }
 
-/// Changes a user's role; refuses to demote the last admin. Takes effect in access tokens
+/// Changes a user's role; refuses to demote the last admin (the admin rows are locked while
+/// counting, so two admins demoting each other at once leave one). Takes effect in access tokens
 /// issued from now on (at most one access-token lifetime later).
 pub fn change_role(
     conn: &mut DbConnection,
@@ -330,7 +331,7 @@ pub fn change_role(
     db::write_transaction(conn, |conn| {
         let current = get_user(conn, user_id)?;
         if current.role == Role::Admin && role != Role::Admin {
-            let admins = store::count_admins(conn)?;
+            let admins = store::lock_admins(conn)?;
             if admins <= 1 {
                 return Err(AccountError::LastAdmin);
             }

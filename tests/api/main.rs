@@ -17,3 +17,4 @@ mod ops;
 mod questions;
 mod realtime;
 mod recommendations;
+mod recovery;

@@ -86,6 +86,10 @@ pub struct Settings {
     pub order_ttl: Duration,
     /// How often unpaid orders are swept (`LYCEUM_ORDER_SWEEP_SECS`).
     pub order_sweep: Duration,
+    /// How long a checkout or refund in progress belongs to the process that started it
+    /// (`LYCEUM_COMMERCE_LEASE_SECS`); after that a retry or the sweep takes it over, so work
+    /// a crashed process left half done is finished.
+    pub commerce_lease: Duration,
     /// Webhook signing secret (`LYCEUM_WEBHOOK_SECRET`); derived from the JWT secret if unset.
     pub webhook_secret: Option<Secret>,
     /// Where the sandbox provider posts webhooks (`LYCEUM_WEBHOOK_URL`); defaults to this
@@ -240,6 +244,9 @@ impl Settings {
             )?),
             order_ttl: secs(parse(&var, "LYCEUM_ORDER_TTL_SECS", Some(1800))?),
             order_sweep: secs(parse::<u64>(&var, "LYCEUM_ORDER_SWEEP_SECS", Some(30))?.max(1)),
+            commerce_lease: secs(
+                parse::<u64>(&var, "LYCEUM_COMMERCE_LEASE_SECS", Some(30))?.max(1),
+            ),
             webhook_secret: var("LYCEUM_WEBHOOK_SECRET").map(Secret::new),
             webhook_url: var("LYCEUM_WEBHOOK_URL"),
             sandbox_chaos: parse(&var, "LYCEUM_SANDBOX_CHAOS", Some(0u8))? != 0,
@@ -412,6 +419,10 @@ impl Settings {
             (
                 "LYCEUM_ORDER_SWEEP_SECS",
                 self.order_sweep.as_secs().to_string(),
+            ),
+            (
+                "LYCEUM_COMMERCE_LEASE_SECS",
+                self.commerce_lease.as_secs().to_string(),
             ),
             (
                 "LYCEUM_WEBHOOK_SECRET",

@@ -110,16 +110,11 @@ impl Application {
                 .context("sandbox pool task failed")??
         };
         let sandbox = Sandbox::new(provider_db.clone(), wake.clone());
-        let webhook_host = match settings.bind.ip() {
-            ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
-            ip => ip.to_string(),
-        };
         let dispatcher = Dispatcher {
             db: provider_db,
-            url: settings
-                .webhook_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{webhook_host}:{port}/api/v1/payments/webhook")),
+            url: settings.webhook_url.clone().unwrap_or_else(|| {
+                crate::payments::dispatcher::local_webhook_url(settings.bind.ip(), port)
+            }),
             secret: webhook_secret.secret().clone(),
             chaos: settings.sandbox_chaos,
             wake,

@@ -128,6 +128,7 @@ fn world() -> World {
             fee_bps: FEE_BPS,
             order_ttl: std::time::Duration::from_secs(3600),
             refund_window: std::time::Duration::from_secs(3600),
+            lease: std::time::Duration::from_secs(30),
         },
         db,
         sandbox,

@@ -349,8 +349,9 @@ pub fn get_user(conn: &mut DbConnection, id: &str) -> Result<User, AccountError>
         .and_then(User::try_from)
 }
 
-/// Changes a user's role; refuses to demote the last admin. Logged as a revocation, so tokens
-/// carrying the old role stop working at once on every node.
+/// Changes a user's role; refuses to demote the last admin (the admin rows are locked while
+/// counting, so two admins demoting each other at once leave one). Logged as a revocation, so
+/// tokens carrying the old role stop working at once on every node.
 pub fn change_role(
     conn: &mut DbConnection,
     user_id: &str,
@@ -359,7 +360,7 @@ pub fn change_role(
     db::write_transaction(conn, |conn| {
         let current = get_user(conn, user_id)?;
         if current.role == Role::Admin && role != Role::Admin {
-            let admins = store::count_admins(conn)?;
+            let admins = store::lock_admins(conn)?;
             if admins <= 1 {
                 return Err(AccountError::LastAdmin);
             }

@@ -163,10 +163,19 @@ pub fn count_users(conn: &mut DbConnection) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
 
-/// Number of administrators, so the last one cannot be demoted.
-pub fn count_admins(conn: &mut DbConnection) -> QueryResult<i64> {
-    users::table
+/// Number of administrators, with every admin row locked until the transaction ends, so the
+/// last one cannot be demoted even by concurrent demotions: on PostgreSQL (READ COMMITTED) a
+/// second demotion waits here, then re-reads the rows the first changed and counts one admin
+/// fewer; SQLite's write transactions are serial already.
+pub fn lock_admins(conn: &mut DbConnection) -> QueryResult<i64> {
+    let admins = users::table
         .filter(users::role.eq("admin"))
-        .count()
-        .get_result(conn)
+        .select(users::id);
+    match conn {
+        DbConnection::Postgresql(pg) => admins
+            .for_update()
+            .load::<String>(pg)
+            .map(|ids| ids.len() as i64),
+        DbConnection::Sqlite(_) => admins.count().get_result(conn),
+    }
 }

@@ -1030,6 +1030,23 @@ pub fn delete_review(
     })
 }
 
+/// Takes back the review of a learner who no longer owns the course (a full refund), so the
+/// rating only counts people who kept what they rated. Runs inside the caller's transaction;
+/// true when there was a review.
+pub fn withdraw_review(
+    conn: &mut DbConnection,
+    course_id: &str,
+    user_id: &str,
+) -> diesel::QueryResult<bool> {
+    store::lock_course(conn, course_id)?;
+    let Some(review) = store::find_review(conn, course_id, user_id)? else {
+        return Ok(false);
+    };
+    store::delete_review(conn, &review.id)?;
+    store::refresh_rating(conn, course_id)?;
+    Ok(true)
+}
+
 /// A page of a visible course's reviews.
 pub fn reviews(
     conn: &mut DbConnection,

@@ -176,6 +176,8 @@ diesel::table! {
         response_status -> Nullable<Integer>,
         response_body -> Nullable<Text>,
         created_at -> Timestamp,
+        order_id -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
     }
 }
 

@@ -95,12 +95,16 @@ impl Actor for OrderActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // At start too: work a crashed process left half done (refund intents, dead
+        // checkouts) is reconciled as soon as a node is back.
+        ctx.notify(Sweep);
         ctx.run_interval(self.sweep_every, |_, ctx| ctx.notify(Sweep));
     }
 }
 
-/// Sent by the actor to itself on an interval: expire unpaid orders whose time ran out, through
-/// the same per-key path as any command.
+/// Sent by the actor to itself at start and on an interval: the order sweep (expiry, dead
+/// checkouts, refund intents; see [`service::sweep`]), through the same per-key path as any
+/// command.
 #[derive(Message)]
 #[rtype(result = "()")]
 struct Sweep;
@@ -109,13 +113,18 @@ impl Handler<Sweep> for OrderActor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: Sweep, ctx: &mut Context<Self>) -> Self::Result {
-        let sweep = Command::new("sweep", |c, p, _| service::expire_due(c, p));
-        let done = <Self as Handler<Command<usize>>>::handle(self, sweep, ctx);
+        let sweep = Command::new("sweep", service::sweep);
+        let done = <Self as Handler<Command<service::SweepReport>>>::handle(self, sweep, ctx);
         Box::pin(async move {
             match done.await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "expired unpaid orders"),
-                Err(e) => tracing::warn!(error = %e, "order expiry sweep failed"),
+                Ok(r) if r == service::SweepReport::default() => {}
+                Ok(r) => tracing::info!(
+                    expired = r.expired,
+                    abandoned = r.abandoned,
+                    refunds_landed = r.refunds_landed,
+                    "order sweep"
+                ),
+                Err(e) => tracing::warn!(error = %e, "order sweep failed"),
             }
         })
     }

@@ -72,6 +72,49 @@ impl OrderStatus {
     }
 }
 
+/// Where a refund is. A refund is recorded `Pending` before the provider is called, so a crash
+/// between the provider's answer and our bookkeeping leaves an intent that the sweep, the
+/// provider's `refund.succeeded` webhook or a retry lands — exactly once, because landing is
+/// the conditional move `Pending → Succeeded`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundStatus {
+    /// Recorded; the provider may or may not have given the money back yet.
+    Pending,
+    /// The provider gave the money back and the order, ledger and entitlement reflect it.
+    Succeeded,
+    /// The provider refused; nothing was given back.
+    Failed,
+}
+
+impl RefundStatus {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// What a retry may do with an Idempotency-Key that was claimed but has no stored answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnfinishedKey {
+    /// Its claimant may still be working on it: answer "in progress".
+    Busy,
+    /// Its lease ran out (the claimant died or stalled): the retry may take the work over.
+    Stale,
+}
+
+/// Judges an unfinished key by its lease: a key without one (claimed before leases existed)
+/// is stale.
+pub fn unfinished_key(lease_until: Option<NaiveDateTime>, now: NaiveDateTime) -> UnfinishedKey {
+    match lease_until {
+        Some(until) if until > now => UnfinishedKey::Busy,
+        _ => UnfinishedKey::Stale,
+    }
+}
+
 /// What a coupon takes off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discount {
@@ -290,6 +333,14 @@ mod tests {
             request_fingerprint(&a),
             request_fingerprint(&json!({"course_id": "y"}))
         );
+    }
+
+    #[test]
+    fn an_unfinished_key_is_stale_once_its_lease_ran_out() {
+        assert_eq!(unfinished_key(Some(at(11)), at(10)), UnfinishedKey::Busy);
+        assert_eq!(unfinished_key(Some(at(10)), at(10)), UnfinishedKey::Stale);
+        assert_eq!(unfinished_key(Some(at(9)), at(10)), UnfinishedKey::Stale);
+        assert_eq!(unfinished_key(None, at(10)), UnfinishedKey::Stale);
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! - `store`: rows and queries.
 //! - `service`: the commands, as plain functions over a connection and a provider.
 //! - `actor`: the per-order serialising actor.
+//! - `failpoint`: the test-only crash hook of the recovery tests.
 //! - `routes`: HTTP handlers (orders, coupons, the webhook, the sandbox payer pages).
 
 pub mod actor;
 pub mod coupons;
 pub mod domain;
+pub mod failpoint;
 pub mod routes;
 pub mod service;
 pub mod store;

@@ -9,7 +9,10 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::domain::{self, CouponError, CouponTerms, Discount, OrderStatus};
+use super::domain::{
+    self, CouponError, CouponTerms, Discount, OrderStatus, RefundStatus, UnfinishedKey,
+};
+use super::failpoint::{self, Point};
 use super::store::{self, CouponRow, OrderRow, RefundRow};
 use crate::accounts::Role;
 use crate::catalog::entitlements::{self, EntitlementSource};
@@ -33,6 +36,9 @@ pub struct CommerceConfig {
     pub order_ttl: Duration,
     /// Learners may ask for a refund this long after paying; earnings become payout-ready after it.
     pub refund_window: Duration,
+    /// How long a checkout or refund in progress belongs to its process; after that a retry
+    /// or the sweep takes it over (a crashed process never finishes its own work).
+    pub lease: Duration,
 }
 
 impl CommerceConfig {
@@ -42,6 +48,7 @@ impl CommerceConfig {
             fee_bps: s.platform_fee_bps,
             order_ttl: s.order_ttl,
             refund_window: s.refund_window,
+            lease: s.commerce_lease,
         }
     }
 }
@@ -226,14 +233,31 @@ pub struct StoredResponse {
     pub body: String,
 }
 
+/// What the first step of a checkout decided.
 enum Begun {
+    /// The key was answered before: replay that answer.
     Replay(StoredResponse),
-    New(Box<OrderRow>),
+    /// An order to take to its payment: a new one, or one whose claimant died (taken over).
+    Work(Box<OrderRow>),
+    /// An older checkout of this course died before linking a payment and blocks this one:
+    /// close it, then begin again.
+    Orphan(Box<OrderRow>),
+}
+
+/// `now + the lease`: until when a claimant owns the work it claims now.
+fn lease_from(now: NaiveDateTime, cfg: &CommerceConfig) -> Result<NaiveDateTime, OrderError> {
+    Ok(
+        now + chrono::Duration::from_std(cfg.lease)
+            .map_err(|e| OrderError::Unexpected(e.into()))?,
+    )
 }
 
 /// Places an order. The same `(user, key)` with the same body replays the first answer; with
-/// another body it is refused. The order is created and the coupon reserved in one transaction;
-/// then the provider payment is created; then both are linked and the answer stored.
+/// another body it is refused. The order is created, the key claimed (with a lease) and the
+/// coupon reserved in one transaction; then the provider payment is created; then both are
+/// linked and the answer stored. A retry after the lease ran out takes an unanswered key over
+/// and finishes the same order — the provider's create is idempotent per order, so it finds
+/// the payment a crashed process created but never linked.
 pub fn checkout(
     conn: &mut DbConnection,
     provider: &dyn PaymentProvider,
@@ -245,15 +269,42 @@ pub fn checkout(
     let hash = domain::request_fingerprint(
         &serde_json::to_value(req).map_err(|e| OrderError::Unexpected(e.into()))?,
     );
-    let order =
-        match db::write_transaction(conn, |c| begin_checkout(c, cfg, user_id, key, &hash, req))? {
-            Begun::Replay(stored) => return Ok(stored),
-            Begun::New(order) => order,
-        };
+    let begin = |conn: &mut DbConnection| {
+        db::write_transaction(conn, |c| begin_checkout(c, cfg, user_id, key, &hash, req))
+    };
+    let order = match begin(conn)? {
+        Begun::Replay(stored) => return Ok(stored),
+        Begun::Work(order) => order,
+        Begun::Orphan(orphan) => {
+            abandon(conn, provider, cfg, &orphan.id)?;
+            match begin(conn)? {
+                Begun::Replay(stored) => return Ok(stored),
+                Begun::Work(order) => order,
+                Begun::Orphan(_) => return Err(OrderError::InProgress),
+            }
+        }
+    };
+    finish_checkout(conn, provider, user_id, key, &order)
+}
+
+/// Takes a claimed order to its payment and stores the answer. Safe to run again for the same
+/// order after a crash at any point: every step is idempotent.
+fn finish_checkout(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    user_id: &str,
+    key: &str,
+    order: &OrderRow,
+) -> Result<StoredResponse, OrderError> {
+    failpoint::hit(Point::CheckoutAfterOrder);
+    if status_of(order)? != OrderStatus::PendingPayment {
+        // Taken over after it was paid, cancelled or expired: answer it as it is.
+        return db::write_transaction(conn, |c| respond(c, &order.id, user_id, key));
+    }
     let currency = parse_currency(&order.currency)?;
     if order.amount_minor == 0 {
         return db::write_transaction(conn, |c| {
-            complete_payment(c, &order, "coupon covers the whole price")?;
+            complete_payment(c, order, "coupon covers the whole price")?;
             respond(c, &order.id, user_id, key)
         });
     }
@@ -261,19 +312,9 @@ pub fn checkout(
         Money::new(order.amount_minor, currency).map_err(|e| OrderError::Invalid(e.to_string()))?;
     match provider.create_payment(&order.id, user_id, amount, CaptureMethod::Automatic) {
         Ok(payment) => {
-            let still_pending = db::write_transaction(conn, |c| -> Result<bool, OrderError> {
-                store::set_payment(c, &order.id, Some(&payment.id), payment.status.as_str())?;
-                store::audit(
-                    c,
-                    "payment",
-                    &payment.id,
-                    None,
-                    payment.status.as_str(),
-                    "created",
-                )?;
-                let now = store::find_order(c, &order.id)?.ok_or(OrderError::NotFound("order"))?;
-                Ok(now.status == OrderStatus::PendingPayment.as_str())
-            })?;
+            failpoint::hit(Point::CheckoutAfterPayment);
+            let still_pending =
+                db::write_transaction(conn, |c| link_payment(c, &order.id, &payment))?;
             if !still_pending {
                 // Expired or cancelled while its payment was being created: nothing may be
                 // charged for it.
@@ -291,27 +332,50 @@ pub fn checkout(
         }
         Err(e) => {
             db::write_transaction(conn, |c| -> Result<(), OrderError> {
-                store::set_status(
+                if store::set_status(
                     c,
                     &order.id,
                     OrderStatus::PendingPayment.as_str(),
                     OrderStatus::Cancelled.as_str(),
-                )?;
-                store::audit(
-                    c,
-                    "order",
-                    &order.id,
-                    Some("pending_payment"),
-                    "cancelled",
-                    "payment provider refused",
-                )?;
-                store::release_coupon(c, &order.id)?;
+                )? {
+                    store::audit(
+                        c,
+                        "order",
+                        &order.id,
+                        Some("pending_payment"),
+                        "cancelled",
+                        "payment provider refused",
+                    )?;
+                    store::release_coupon(c, &order.id)?;
+                }
                 store::release_key(c, user_id, key)?;
                 Ok(())
             })?;
             Err(e.into())
         }
     }
+}
+
+/// Links the provider payment to its order (once; a takeover finds it linked or links it) and
+/// says whether the order still awaits payment.
+fn link_payment(
+    c: &mut DbConnection,
+    order_id: &str,
+    payment: &ProviderPayment,
+) -> Result<bool, OrderError> {
+    let now = store::find_order(c, order_id)?.ok_or(OrderError::NotFound("order"))?;
+    if now.payment_id.is_none() {
+        store::set_payment(c, order_id, Some(&payment.id), payment.status.as_str())?;
+        store::audit(
+            c,
+            "payment",
+            &payment.id,
+            None,
+            payment.status.as_str(),
+            "created",
+        )?;
+    }
+    Ok(now.status == OrderStatus::PendingPayment.as_str())
 }
 
 fn parse_currency(code: &str) -> Result<Currency, OrderError> {
@@ -332,6 +396,24 @@ fn respond(
     Ok(StoredResponse { status: 201, body })
 }
 
+/// True when a pending order is a dead checkout's: no payment linked, and no live lease on it
+/// (its key's lease ran out, or it has no unanswered key and is older than a lease).
+fn is_orphan(
+    c: &mut DbConnection,
+    cfg: &CommerceConfig,
+    order: &OrderRow,
+    now: NaiveDateTime,
+) -> Result<bool, OrderError> {
+    if order.payment_id.is_some() || order.status != OrderStatus::PendingPayment.as_str() {
+        return Ok(false);
+    }
+    let lease = match store::unanswered_key_lease(c, &order.id)? {
+        Some(lease) => lease,
+        None => Some(lease_from(order.created_at, cfg)?),
+    };
+    Ok(domain::unfinished_key(lease, now) == UnfinishedKey::Stale)
+}
+
 fn begin_checkout(
     c: &mut DbConnection,
     cfg: &CommerceConfig,
@@ -340,17 +422,30 @@ fn begin_checkout(
     hash: &str,
     req: &CheckoutRequest,
 ) -> Result<Begun, OrderError> {
-    if let Some((stored_hash, status, body)) = store::find_key(c, user_id, key)? {
-        if stored_hash != hash {
+    let now = db::now();
+    if let Some(stored) = store::find_key(c, user_id, key)? {
+        if stored.request_hash != hash {
             return Err(OrderError::KeyReused);
         }
-        return match (status, body) {
-            (Some(status), Some(body)) => Ok(Begun::Replay(StoredResponse {
+        if let (Some(status), Some(body)) = (stored.response_status, stored.response_body) {
+            return Ok(Begun::Replay(StoredResponse {
                 status: u16::try_from(status).unwrap_or(201),
                 body,
-            })),
-            _ => Err(OrderError::InProgress),
-        };
+            }));
+        }
+        if domain::unfinished_key(stored.lease_until, now) == UnfinishedKey::Busy
+            || !store::take_over_key(c, user_id, key, stored.lease_until, lease_from(now, cfg)?)?
+        {
+            return Err(OrderError::InProgress);
+        }
+        match stored.order_id {
+            Some(id) => {
+                let order = store::find_order(c, &id)?.ok_or(OrderError::NotFound("order"))?;
+                return Ok(Begun::Work(Box::new(order)));
+            }
+            // Claimed before keys named their order: nothing to finish, start over.
+            None => store::release_key(c, user_id, key)?,
+        }
     }
     let course =
         catalog_store::find_course(c, &req.course_id)?.ok_or(OrderError::NotFound("course"))?;
@@ -371,6 +466,9 @@ fn begin_checkout(
         return Err(OrderError::Conflict("you already own this course".into()));
     }
     if let Some(pending) = store::pending_order_for(c, user_id, &course.id)? {
+        if is_orphan(c, cfg, &pending, now)? {
+            return Ok(Begun::Orphan(Box::new(pending)));
+        }
         return Err(OrderError::Conflict(format!(
             "order {} for this course is already awaiting payment; pay or cancel it",
             pending.id
@@ -378,7 +476,6 @@ fn begin_checkout(
     }
     let price = Money::new(course.price_minor, parse_currency(&course.currency)?)
         .map_err(|e| OrderError::Unexpected(e.into()))?;
-    let now = db::now();
     let coupon = match req
         .coupon
         .as_deref()
@@ -405,13 +502,14 @@ fn begin_checkout(
         .map_or(Money::zero(price.currency()), |(_, off)| *off);
     let due =
         domain::amount_due(price, discount).map_err(|e| OrderError::Invalid(e.to_string()))?;
-    if !store::claim_key(c, user_id, key, hash)? {
+    let order_id = uuid::Uuid::now_v7().to_string();
+    if !store::claim_key(c, user_id, key, hash, &order_id, lease_from(now, cfg)?)? {
         return Err(OrderError::InProgress);
     }
     let ttl =
         chrono::Duration::from_std(cfg.order_ttl).map_err(|e| OrderError::Unexpected(e.into()))?;
     let order = OrderRow {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: order_id,
         user_id: user_id.to_owned(),
         course_id: course.id.clone(),
         instructor_id: course.instructor_id.clone(),
@@ -431,10 +529,8 @@ fn begin_checkout(
         updated_at: now,
     };
     store::insert_order(c, &order)?;
-    if let Some((row, _)) = &coupon
-        && !store::reserve_coupon(c, row, user_id, &order.id)?
-    {
-        return Err(CouponError::Exhausted.into());
+    if let Some((row, _)) = &coupon {
+        store::reserve_coupon(c, row, user_id, &order.id)??;
     }
     store::audit(
         c,
@@ -444,7 +540,7 @@ fn begin_checkout(
         order.status.as_str(),
         "checkout",
     )?;
-    Ok(Begun::New(Box::new(order)))
+    Ok(Begun::Work(Box::new(order)))
 }
 
 /// The rule-relevant part of a stored coupon.
@@ -541,6 +637,18 @@ pub struct ProviderEvent {
 pub struct ProviderEventData {
     /// The payment as the provider now sees it.
     pub payment: ProviderPayment,
+    /// The refund a `refund.succeeded` event reports.
+    #[serde(default)]
+    pub refund: Option<ProviderRefund>,
+}
+
+/// A refund as a provider event reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderRefund {
+    /// Our refund key: the id of the refund row.
+    pub id: String,
+    /// How much was given back.
+    pub amount_minor: i64,
 }
 
 /// What handling an event did.
@@ -606,6 +714,22 @@ pub fn apply_event(
                     &event.kind,
                 )?;
                 Ok(EventOutcome::Applied)
+            }
+            "refund.succeeded" => {
+                let Some(reported) = &event.data.refund else {
+                    return Ok(EventOutcome::Ignored);
+                };
+                match store::find_refund(c, &reported.id)? {
+                    Some(r)
+                        if r.order_id != order.id || r.amount_minor != reported.amount_minor =>
+                    {
+                        Err(OrderError::EventMismatch("refund".into()))
+                    }
+                    Some(_) if land_refund(c, &reported.id, &event.kind)? => {
+                        Ok(EventOutcome::Applied)
+                    }
+                    _ => Ok(EventOutcome::Ignored),
+                }
             }
             _ => Ok(EventOutcome::Ignored),
         }
@@ -708,6 +832,65 @@ fn release_payment(
     }
 }
 
+/// Releases whatever provider payment a closed order has: the linked one, or one a crashed
+/// checkout created but never linked — found by asking the provider to create the order's
+/// payment, which is idempotent per order (it answers the existing one).
+fn release_order_payment(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    order: &OrderRow,
+    cause: &str,
+) -> Result<(), OrderError> {
+    let (payment_id, known) = match &order.payment_id {
+        Some(id) => (id.clone(), order.payment_status.clone()),
+        None if order.amount_minor == 0 => return Ok(()),
+        None => {
+            let amount = Money::new(order.amount_minor, parse_currency(&order.currency)?)
+                .map_err(|e| OrderError::Unexpected(e.into()))?;
+            match provider.create_payment(&order.id, amount, CaptureMethod::Automatic) {
+                Ok(p) => {
+                    db::write_transaction(conn, |c| link_payment(c, &order.id, &p))?;
+                    (p.id, p.status.as_str().to_owned())
+                }
+                Err(e) => {
+                    tracing::warn!(order = %order.id, error = %e, "could not look up an unlinked payment");
+                    return Ok(());
+                }
+            }
+        }
+    };
+    release_payment(conn, provider, &order.id, &payment_id, &known, cause)
+}
+
+/// Moves a pending order to `to` with its coupon use given back and the unanswered key that
+/// created it forgotten (a retry with it starts over); false when it was no longer pending.
+fn close_in(
+    c: &mut DbConnection,
+    order_id: &str,
+    to: OrderStatus,
+    cause: &str,
+) -> Result<bool, OrderError> {
+    if !store::set_status(
+        c,
+        order_id,
+        OrderStatus::PendingPayment.as_str(),
+        to.as_str(),
+    )? {
+        return Ok(false);
+    }
+    store::release_coupon(c, order_id)?;
+    store::release_unanswered_key_of(c, order_id)?;
+    store::audit(
+        c,
+        "order",
+        order_id,
+        Some("pending_payment"),
+        to.as_str(),
+        cause,
+    )?;
+    Ok(true)
+}
+
 /// Ends an unpaid order: `to` is `Cancelled` (by the buyer) or `Expired` (by the sweep). The
 /// coupon use is given back and the provider payment released.
 fn close_unpaid(
@@ -717,37 +900,81 @@ fn close_unpaid(
     to: OrderStatus,
     cause: &str,
 ) -> Result<bool, OrderError> {
-    let moved = db::write_transaction(conn, |c| -> Result<bool, OrderError> {
-        if !store::set_status(
-            c,
-            &order.id,
-            OrderStatus::PendingPayment.as_str(),
-            to.as_str(),
-        )? {
-            return Ok(false);
-        }
-        store::release_coupon(c, &order.id)?;
-        store::audit(
-            c,
-            "order",
-            &order.id,
-            Some("pending_payment"),
-            to.as_str(),
-            cause,
-        )?;
-        Ok(true)
-    })?;
-    if moved && let Some(payment_id) = &order.payment_id {
-        release_payment(
-            conn,
-            provider,
-            &order.id,
-            payment_id,
-            &order.payment_status,
-            cause,
-        )?;
+    let moved = db::write_transaction(conn, |c| close_in(c, &order.id, to, cause))?;
+    if moved {
+        release_order_payment(conn, provider, order, cause)?;
     }
     Ok(moved)
+}
+
+/// Cancels a dead checkout's order (see [`is_orphan`], checked again in the closing
+/// transaction so a retry that just took it over keeps it) and releases any payment it
+/// created but never linked; false when it was not an orphan (any more).
+fn abandon(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    cfg: &CommerceConfig,
+    order_id: &str,
+) -> Result<bool, OrderError> {
+    let cause = "abandoned: its checkout stopped before linking a payment";
+    let closed = db::write_transaction(conn, |c| -> Result<Option<OrderRow>, OrderError> {
+        let Some(order) = store::find_order(c, order_id)? else {
+            return Ok(None);
+        };
+        if !is_orphan(c, cfg, &order, db::now())?
+            || !close_in(c, order_id, OrderStatus::Cancelled, cause)?
+        {
+            return Ok(None);
+        }
+        Ok(Some(order))
+    })?;
+    match closed {
+        Some(order) => {
+            release_order_payment(conn, provider, &order, cause)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// What one pass of the order sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Unpaid orders whose time ran out.
+    pub expired: usize,
+    /// Dead checkouts' orders closed (and their unlinked payments released).
+    pub abandoned: usize,
+    /// Refund intents left pending by a dead request and landed now.
+    pub refunds_landed: usize,
+}
+
+/// The order sweep (run at start and on an interval): expires unpaid orders, closes dead
+/// checkouts, and reconciles refund intents older than a lease with the provider.
+pub fn sweep(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    cfg: &CommerceConfig,
+) -> Result<SweepReport, OrderError> {
+    let mut report = SweepReport {
+        expired: expire_due(conn, provider)?,
+        ..SweepReport::default()
+    };
+    let cutoff = db::now() - chrono::Duration::from_std(cfg.lease).unwrap_or_default();
+    for id in store::unlinked_pending(conn, cutoff, 100)? {
+        if abandon(conn, provider, cfg, &id)? {
+            report.abandoned += 1;
+        }
+    }
+    for intent in store::stale_pending_refunds(conn, cutoff, 100)? {
+        match carry_out_refund(conn, provider, &intent) {
+            Ok(true) => report.refunds_landed += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(refund = %intent.id, error = %e, "refund reconciliation failed")
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// The buyer (or an admin) cancels an order that is still awaiting payment.
@@ -811,7 +1038,11 @@ pub struct RefundRequest {
 }
 
 /// Refunds an order: the buyer in full within the refund window, an admin any amount up to
-/// what remains. A full refund revokes the entitlement; the ledger reverses fee and earning.
+/// what remains. A full refund revokes the entitlement and withdraws the buyer's review; the
+/// ledger reverses fee and earning. The intent is recorded before the provider is called, so a
+/// crash after the provider gave the money back loses nothing: a retry carries out the refund
+/// in flight (and a full refund asked again of a refunded order answers it), the provider's
+/// `refund.succeeded` webhook and the sweep land it too — exactly once.
 pub fn refund(
     conn: &mut DbConnection,
     provider: &dyn PaymentProvider,
@@ -827,142 +1058,196 @@ pub fn refund(
             "reason must be 1 to 500 characters".into(),
         ));
     }
-    let (order, refund_row) =
-        db::write_transaction(conn, |c| -> Result<(OrderRow, RefundRow), OrderError> {
-            let order = visible_order(c, order_id, user_id, role)?;
-            let status = status_of(&order)?;
-            let remaining = order.amount_minor - order.refunded_minor;
-            if !status.is_refundable() || remaining <= 0 {
-                return Err(OrderError::Conflict(format!(
-                    "an order that is {} cannot be refunded",
-                    order.status
-                )));
+    let intent = db::write_transaction(conn, |c| -> Result<Option<RefundRow>, OrderError> {
+        let order = visible_order(c, order_id, user_id, role)?;
+        if let Some(in_flight) = store::pending_refund_of(c, &order.id)? {
+            return Ok(Some(in_flight));
+        }
+        let status = status_of(&order)?;
+        if status == OrderStatus::Refunded && req.amount_minor.is_none() {
+            return Ok(None);
+        }
+        let remaining = order.amount_minor - order.refunded_minor;
+        if !status.is_refundable() || remaining <= 0 {
+            return Err(OrderError::Conflict(format!(
+                "an order that is {} cannot be refunded",
+                order.status
+            )));
+        }
+        let amount = req.amount_minor.unwrap_or(remaining);
+        if amount <= 0 || amount > remaining {
+            return Err(OrderError::Invalid(format!(
+                "amount_minor must be between 1 and {remaining}, what remains of this payment"
+            )));
+        }
+        if role != Role::Admin {
+            if status != OrderStatus::Paid || amount != remaining {
+                return Err(OrderError::Forbidden(
+                    "learners may only ask for a full refund".into(),
+                ));
             }
-            let amount = req.amount_minor.unwrap_or(remaining);
-            if amount <= 0 || amount > remaining {
-                return Err(OrderError::Invalid(format!(
-                    "amount_minor must be between 1 and {remaining}, what remains of this payment"
-                )));
+            let window = chrono::Duration::from_std(cfg.refund_window)
+                .map_err(|e| OrderError::Unexpected(e.into()))?;
+            if order.paid_at.is_none_or(|at| db::now() > at + window) {
+                return Err(OrderError::Conflict(
+                    "the refund window for this order has closed".into(),
+                ));
             }
-            if role != Role::Admin {
-                if status != OrderStatus::Paid || amount != remaining {
-                    return Err(OrderError::Forbidden(
-                        "learners may only ask for a full refund".into(),
-                    ));
-                }
-                let window = chrono::Duration::from_std(cfg.refund_window)
-                    .map_err(|e| OrderError::Unexpected(e.into()))?;
-                if order.paid_at.is_none_or(|at| db::now() > at + window) {
-                    return Err(OrderError::Conflict(
-                        "the refund window for this order has closed".into(),
-                    ));
-                }
-            }
-            let now = db::now();
-            let row = RefundRow {
-                id: uuid::Uuid::now_v7().to_string(),
-                order_id: order.id.clone(),
-                amount_minor: amount,
-                reason: reason.to_owned(),
-                requested_by: user_id.to_owned(),
-                provider_refund_id: None,
-                status: "pending".into(),
-                created_at: now,
-                updated_at: now,
-            };
-            store::insert_refund(c, &row)?;
-            store::audit(c, "refund", &row.id, None, "pending", reason)?;
-            Ok((order, row))
-        })?;
-    let currency = parse_currency(&order.currency)?;
-    let amount = Money::new(refund_row.amount_minor, currency)
-        .map_err(|e| OrderError::Unexpected(e.into()))?;
-    let payment_id = order
-        .payment_id
-        .clone()
-        .ok_or_else(|| OrderError::Conflict("this order has no payment to refund".into()));
-    let result = payment_id.and_then(|pid| {
-        provider
-            .refund(&pid, amount, &refund_row.id)
-            .map_err(OrderError::from)
-    });
-    if let Err(e) = result {
-        db::write_transaction(conn, |c| -> Result<(), OrderError> {
-            store::set_refund_status(c, &refund_row.id, "failed", None)?;
-            store::audit(
-                c,
-                "refund",
-                &refund_row.id,
-                Some("pending"),
-                "failed",
-                &e.to_string(),
-            )?;
-            Ok(())
-        })?;
-        return Err(e);
-    }
-    db::write_transaction(conn, |c| -> Result<(), OrderError> {
-        let fresh = store::find_order(c, &order.id)?.ok_or(OrderError::NotFound("order"))?;
-        let from = status_of(&fresh)?;
-        let total = fresh.refunded_minor + amount.minor();
-        let to = if total >= fresh.amount_minor {
-            OrderStatus::Refunded
-        } else {
-            OrderStatus::PartiallyRefunded
+        }
+        let now = db::now();
+        let row = RefundRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            order_id: order.id.clone(),
+            amount_minor: amount,
+            reason: reason.to_owned(),
+            requested_by: user_id.to_owned(),
+            provider_refund_id: None,
+            status: RefundStatus::Pending.as_str().into(),
+            created_at: now,
+            updated_at: now,
         };
-        if !from.can_become(to)
-            || !store::add_refunded(
-                c,
-                &order.id,
-                fresh.refunded_minor,
-                amount.minor(),
-                to.as_str(),
-            )?
-        {
-            return Err(OrderError::Conflict(
-                "the order changed concurrently".into(),
-            ));
+        match store::insert_refund(c, &row) {
+            Err(e) if db::is_unique_violation(&e) => {
+                return Err(OrderError::Conflict(
+                    "a refund of this order is already in progress".into(),
+                ));
+            }
+            other => other?,
         }
-        let already = Money::new(fresh.refunded_minor, currency)
-            .map_err(|e| OrderError::Unexpected(e.into()))?;
-        let lines = posting::refund(
-            amount,
-            already,
-            &fresh.instructor_id,
-            u32::try_from(fresh.fee_bps).unwrap_or(0),
-        )
-        .map_err(|e| OrderError::Unexpected(e.into()))?;
-        ledger::post(c, "refund", &order.id, &fresh.currency, &lines)?;
-        if to == OrderStatus::Refunded {
-            entitlements::revoke_for_order(c, &order.id)?;
-            events::record(
-                c,
-                &fresh.user_id,
-                &fresh.course_id,
-                EventKind::Refund,
-                EventKind::Refund.default_weight(),
-            )?;
-        }
-        store::set_refund_status(c, &refund_row.id, "succeeded", Some(&refund_row.id))?;
         store::audit(
             c,
             "refund",
-            &refund_row.id,
-            Some("pending"),
-            "succeeded",
-            "provider refunded",
+            &row.id,
+            None,
+            RefundStatus::Pending.as_str(),
+            reason,
         )?;
-        store::audit(
-            c,
-            "order",
-            &order.id,
-            Some(from.as_str()),
-            to.as_str(),
-            &refund_row.reason,
-        )?;
-        Ok(())
+        Ok(Some(row))
     })?;
+    if let Some(intent) = intent {
+        carry_out_refund(conn, provider, &intent)?;
+    }
     get_order(conn, order_id, user_id, role)
+}
+
+/// Asks the provider for a recorded refund (idempotent: the refund's id is the provider's
+/// refund key) and lands it. A refusal marks it failed; an unreachable provider leaves it
+/// pending for the next attempt. True when this call landed it.
+fn carry_out_refund(
+    conn: &mut DbConnection,
+    provider: &dyn PaymentProvider,
+    intent: &RefundRow,
+) -> Result<bool, OrderError> {
+    let order = store::find_order(conn, &intent.order_id)?.ok_or(OrderError::NotFound("order"))?;
+    let amount = Money::new(intent.amount_minor, parse_currency(&order.currency)?)
+        .map_err(|e| OrderError::Unexpected(e.into()))?;
+    let result = order
+        .payment_id
+        .as_deref()
+        .ok_or_else(|| OrderError::Conflict("this order has no payment to refund".into()))
+        .and_then(|pid| {
+            provider
+                .refund(pid, amount, &intent.id)
+                .map_err(OrderError::from)
+        });
+    match result {
+        Ok(_) => {
+            failpoint::hit(Point::RefundAfterProvider);
+            db::write_transaction(conn, |c| land_refund(c, &intent.id, "provider refunded"))
+        }
+        Err(e @ OrderError::Provider(ProviderError::Unavailable(_))) => Err(e),
+        Err(e) => {
+            db::write_transaction(conn, |c| -> Result<(), OrderError> {
+                if store::transition_refund(
+                    c,
+                    &intent.id,
+                    RefundStatus::Pending,
+                    RefundStatus::Failed,
+                )? {
+                    store::audit(
+                        c,
+                        "refund",
+                        &intent.id,
+                        Some(RefundStatus::Pending.as_str()),
+                        RefundStatus::Failed.as_str(),
+                        &e.to_string(),
+                    )?;
+                }
+                Ok(())
+            })?;
+            Err(e)
+        }
+    }
+}
+
+/// Books a refund the provider made: order total and state, ledger reversal, and on a full
+/// refund the entitlement revoked, the review withdrawn and a behaviour event — with audit
+/// rows. Runs in the caller's transaction; the conditional move `pending → succeeded` makes
+/// it happen once whoever calls it (request, webhook, sweep). False when it had landed.
+fn land_refund(c: &mut DbConnection, refund_id: &str, cause: &str) -> Result<bool, OrderError> {
+    let Some(refund) = store::find_refund(c, refund_id)? else {
+        return Ok(false);
+    };
+    if !store::transition_refund(c, refund_id, RefundStatus::Pending, RefundStatus::Succeeded)? {
+        return Ok(false);
+    }
+    if !store::add_refunded(c, &refund.order_id, refund.amount_minor)? {
+        return Err(OrderError::Unexpected(anyhow::anyhow!(
+            "refund {refund_id} does not fit its order {}",
+            refund.order_id
+        )));
+    }
+    let order = store::find_order(c, &refund.order_id)?.ok_or(OrderError::NotFound("order"))?;
+    let from = status_of(&order)?;
+    let to = if order.refunded_minor >= order.amount_minor {
+        OrderStatus::Refunded
+    } else {
+        OrderStatus::PartiallyRefunded
+    };
+    if !from.can_become(to) || !store::set_status(c, &order.id, from.as_str(), to.as_str())? {
+        return Err(OrderError::Conflict(
+            "the order changed concurrently".into(),
+        ));
+    }
+    let currency = parse_currency(&order.currency)?;
+    let as_money =
+        |minor| Money::new(minor, currency).map_err(|e| OrderError::Unexpected(e.into()));
+    let lines = posting::refund(
+        as_money(refund.amount_minor)?,
+        as_money(order.refunded_minor - refund.amount_minor)?,
+        &order.instructor_id,
+        u32::try_from(order.fee_bps).unwrap_or(0),
+    )
+    .map_err(|e| OrderError::Unexpected(e.into()))?;
+    ledger::post(c, "refund", &order.id, &order.currency, &lines)?;
+    if to == OrderStatus::Refunded {
+        entitlements::revoke_for_order(c, &order.id)?;
+        crate::catalog::service::withdraw_review(c, &order.course_id, &order.user_id)?;
+        events::record(
+            c,
+            &order.user_id,
+            &order.course_id,
+            EventKind::Refund,
+            EventKind::Refund.default_weight(),
+        )?;
+    }
+    store::audit(
+        c,
+        "refund",
+        refund_id,
+        Some(RefundStatus::Pending.as_str()),
+        RefundStatus::Succeeded.as_str(),
+        cause,
+    )?;
+    store::audit(
+        c,
+        "order",
+        &order.id,
+        Some(from.as_str()),
+        to.as_str(),
+        &refund.reason,
+    )?;
+    Ok(true)
 }
 
 /// Earnings from before this moment can no longer be taken back by a learner's refund, so

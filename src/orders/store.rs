@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::domain::{CouponError, RefundStatus};
 use crate::db::schema::{
     coupon_redemptions, coupons, idempotency_keys, orders, refunds, state_transitions,
     webhook_events,
@@ -215,22 +216,18 @@ pub fn set_payment(
     Ok(())
 }
 
-/// Adds `amount` to the refunded total if the total is still `before`, moving the status.
-pub fn add_refunded(
-    conn: &mut DbConnection,
-    id: &str,
-    before: i64,
-    amount: i64,
-    status: &str,
-) -> QueryResult<bool> {
+/// Adds `amount` to the refunded total of a paid or partly refunded order, unless that would
+/// exceed what was paid; false when it would (or the order is not refundable). An increment,
+/// not a compare-and-set, so two refunds landing at once both count.
+pub fn add_refunded(conn: &mut DbConnection, id: &str, amount: i64) -> QueryResult<bool> {
     diesel::update(
         orders::table
             .find(id)
-            .filter(orders::refunded_minor.eq(before)),
+            .filter(orders::status.eq_any(["paid", "partially_refunded"]))
+            .filter((orders::refunded_minor + amount).le(orders::amount_minor)),
     )
     .set((
-        orders::refunded_minor.eq(before + amount),
-        orders::status.eq(status),
+        orders::refunded_minor.eq(orders::refunded_minor + amount),
         orders::updated_at.eq(db::now()),
     ))
     .execute(conn)
@@ -278,40 +275,104 @@ pub fn audit_trail(
         .load(conn)
 }
 
-/// A stored idempotency key: `(request hash, response status, response body)`.
-pub type StoredKey = (String, Option<i32>, Option<String>);
+/// A stored idempotency key.
+#[derive(Debug, Clone, Queryable)]
+pub struct KeyRow {
+    /// Fingerprint of the first request's body.
+    pub request_hash: String,
+    /// The stored answer's status, once there is one.
+    pub response_status: Option<i32>,
+    /// The stored answer's body, once there is one.
+    pub response_body: Option<String>,
+    /// The order the first request created.
+    pub order_id: Option<String>,
+    /// Until when its claimant holds it; a retry after this may take the work over.
+    pub lease_until: Option<NaiveDateTime>,
+}
 
 /// The idempotency record of `(user, key)`.
-pub fn find_key(
-    conn: &mut DbConnection,
-    user_id: &str,
-    key: &str,
-) -> QueryResult<Option<StoredKey>> {
+pub fn find_key(conn: &mut DbConnection, user_id: &str, key: &str) -> QueryResult<Option<KeyRow>> {
     idempotency_keys::table
         .find((user_id, key))
         .select((
             idempotency_keys::request_hash,
             idempotency_keys::response_status,
             idempotency_keys::response_body,
+            idempotency_keys::order_id,
+            idempotency_keys::lease_until,
         ))
         .first(conn)
         .optional()
 }
 
-/// Claims `(user, key)` for a request with `hash`; false when it was already claimed.
+/// Claims `(user, key)` for a request with `hash` that creates `order_id`, leased until
+/// `lease_until`; false when it was already claimed.
 pub fn claim_key(
     conn: &mut DbConnection,
     user_id: &str,
     key: &str,
     hash: &str,
+    order_id: &str,
+    lease_until: NaiveDateTime,
 ) -> QueryResult<bool> {
     let values = (
         idempotency_keys::user_id.eq(user_id),
         idempotency_keys::idem_key.eq(key),
         idempotency_keys::request_hash.eq(hash),
         idempotency_keys::created_at.eq(db::now()),
+        idempotency_keys::order_id.eq(order_id),
+        idempotency_keys::lease_until.eq(lease_until),
     );
     Ok(crate::insert_or_ignore!(conn, idempotency_keys::table, values)? == 1)
+}
+
+/// Takes over an unanswered key whose lease is still `seen` (the value the caller judged
+/// stale), leasing it until `until`. A conditional update: of several retries racing for the
+/// same stale key, exactly one wins.
+pub fn take_over_key(
+    conn: &mut DbConnection,
+    user_id: &str,
+    key: &str,
+    seen: Option<NaiveDateTime>,
+    until: NaiveDateTime,
+) -> QueryResult<bool> {
+    let target = idempotency_keys::table
+        .find((user_id, key))
+        .filter(idempotency_keys::response_status.is_null());
+    let n = match seen {
+        Some(at) => diesel::update(target.filter(idempotency_keys::lease_until.eq(at)))
+            .set(idempotency_keys::lease_until.eq(until))
+            .execute(conn)?,
+        None => diesel::update(target.filter(idempotency_keys::lease_until.is_null()))
+            .set(idempotency_keys::lease_until.eq(until))
+            .execute(conn)?,
+    };
+    Ok(n == 1)
+}
+
+/// The lease of the unanswered key that created `order_id`: `None` when no such key exists
+/// (it was answered or released), `Some(lease)` otherwise.
+pub fn unanswered_key_lease(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> QueryResult<Option<Option<NaiveDateTime>>> {
+    idempotency_keys::table
+        .filter(idempotency_keys::order_id.eq(order_id))
+        .filter(idempotency_keys::response_status.is_null())
+        .select(idempotency_keys::lease_until)
+        .first(conn)
+        .optional()
+}
+
+/// Forgets the unanswered key that created an abandoned order, so a retry with it starts over.
+pub fn release_unanswered_key_of(conn: &mut DbConnection, order_id: &str) -> QueryResult<()> {
+    diesel::delete(
+        idempotency_keys::table
+            .filter(idempotency_keys::order_id.eq(order_id))
+            .filter(idempotency_keys::response_status.is_null()),
+    )
+    .execute(conn)
+    .map(|_| ())
 }
 
 /// Stores the response a claimed key replays.
@@ -378,13 +439,16 @@ pub fn list_coupons(conn: &mut DbConnection, creator: Option<&str>) -> QueryResu
     q.order(coupons::created_at.desc()).load(conn)
 }
 
-/// Reserves one use of a coupon unless its total limit is reached; false when it is.
+/// Reserves one use of a coupon for `user_id`, or says which limit stops it. The increment
+/// comes first: on PostgreSQL it locks the coupon row, so concurrent checkouts with the coupon
+/// queue here, and the per-learner count read after it sees every use committed before — the
+/// limit holds under READ COMMITTED (SQLite's write transactions are serial anyway).
 pub fn reserve_coupon(
     conn: &mut DbConnection,
     coupon: &CouponRow,
     user_id: &str,
     order_id: &str,
-) -> QueryResult<bool> {
+) -> QueryResult<Result<(), CouponError>> {
     let target = coupons::table.find(&coupon.id);
     let n = match coupon.max_redemptions {
         Some(max) => diesel::update(target.filter(coupons::redemptions.lt(max)))
@@ -395,7 +459,12 @@ pub fn reserve_coupon(
             .execute(conn)?,
     };
     if n == 0 {
-        return Ok(false);
+        return Ok(Err(CouponError::Exhausted));
+    }
+    if let Some(max) = coupon.max_per_user
+        && coupon_uses_by(conn, &coupon.id, user_id)? >= max
+    {
+        return Ok(Err(CouponError::ExhaustedForUser));
     }
     diesel::insert_into(coupon_redemptions::table)
         .values((
@@ -406,7 +475,7 @@ pub fn reserve_coupon(
             coupon_redemptions::created_at.eq(db::now()),
         ))
         .execute(conn)?;
-    Ok(true)
+    Ok(Ok(()))
 }
 
 /// Uses of a coupon by one learner that still count (reserved or completed).
@@ -443,21 +512,82 @@ pub fn insert_refund(conn: &mut DbConnection, row: &RefundRow) -> QueryResult<()
         .map(|_| ())
 }
 
-/// Sets a refund's status (and provider id).
-pub fn set_refund_status(
+/// Moves a refund from `from` to `to` only if it is still in `from`; false means another
+/// path (request, webhook, sweep) moved it first. Landing a refund is this move, so it
+/// happens once.
+pub fn transition_refund(
     conn: &mut DbConnection,
     id: &str,
-    status: &str,
-    provider_id: Option<&str>,
-) -> QueryResult<()> {
-    diesel::update(refunds::table.find(id))
-        .set((
-            refunds::status.eq(status),
-            refunds::provider_refund_id.eq(provider_id),
-            refunds::updated_at.eq(db::now()),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    from: RefundStatus,
+    to: RefundStatus,
+) -> QueryResult<bool> {
+    diesel::update(
+        refunds::table
+            .find(id)
+            .filter(refunds::status.eq(from.as_str())),
+    )
+    .set((
+        refunds::status.eq(to.as_str()),
+        refunds::provider_refund_id.eq((to == RefundStatus::Succeeded).then_some(id)),
+        refunds::updated_at.eq(db::now()),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// The refund with this id.
+pub fn find_refund(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RefundRow>> {
+    refunds::table
+        .find(id)
+        .select(RefundRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The order's refund in flight, if any (at most one: a partial unique index).
+pub fn pending_refund_of(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> QueryResult<Option<RefundRow>> {
+    refunds::table
+        .filter(refunds::order_id.eq(order_id))
+        .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
+        .select(RefundRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Refunds still pending that were recorded before `before`, oldest first: intents whose
+/// request may have died, for the sweep to reconcile with the provider.
+pub fn stale_pending_refunds(
+    conn: &mut DbConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<RefundRow>> {
+    refunds::table
+        .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
+        .filter(refunds::created_at.lt(before))
+        .order(refunds::created_at)
+        .limit(limit)
+        .select(RefundRow::as_select())
+        .load(conn)
+}
+
+/// Pending orders older than `before` that never got a provider payment linked: checkouts
+/// whose process may have died between creating the order and linking its payment.
+pub fn unlinked_pending(
+    conn: &mut DbConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    orders::table
+        .filter(orders::status.eq("pending_payment"))
+        .filter(orders::payment_id.is_null())
+        .filter(orders::created_at.lt(before))
+        .order(orders::created_at)
+        .limit(limit)
+        .select(orders::id)
+        .load(conn)
 }
 
 /// An order's refunds, oldest first.

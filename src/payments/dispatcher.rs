@@ -3,6 +3,7 @@
 //! error, and — in chaos mode — some delivered twice and out of order, so the receiver's
 //! deduplication and ordering rules are exercised for real.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,19 @@ const POLL: Duration = Duration::from_millis(500);
 pub fn backoff(failures: i32) -> Duration {
     let exp = failures.clamp(0, 10) as u32;
     Duration::from_millis(500u64.saturating_mul(1u64 << exp)).min(Duration::from_secs(300))
+}
+
+/// Our own webhook endpoint as reached from this machine when the server listens on `ip`:
+/// an unspecified address (`0.0.0.0`, `::`) is reached through the loopback of its family, and
+/// an IPv6 host is bracketed as URLs require (`http://[::1]:8080/…`).
+pub fn local_webhook_url(ip: IpAddr, port: u16) -> String {
+    let host = match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => Ipv4Addr::LOCALHOST.to_string(),
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) if v6.is_unspecified() => format!("[{}]", Ipv6Addr::LOCALHOST),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    format!("http://{host}:{port}/api/v1/payments/webhook")
 }
 
 /// Where and how events are delivered.
@@ -182,6 +196,32 @@ pub fn mark_delivered(conn: &mut DbConnection, event_id: &str) -> QueryResult<us
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_urls_are_valid_for_every_listening_address() {
+        let url = |ip: &str| local_webhook_url(ip.parse().unwrap(), 8080);
+        assert_eq!(
+            url("127.0.0.1"),
+            "http://127.0.0.1:8080/api/v1/payments/webhook"
+        );
+        assert_eq!(
+            url("0.0.0.0"),
+            "http://127.0.0.1:8080/api/v1/payments/webhook"
+        );
+        assert_eq!(url("::1"), "http://[::1]:8080/api/v1/payments/webhook");
+        assert_eq!(url("::"), "http://[::1]:8080/api/v1/payments/webhook");
+        assert_eq!(
+            url("2001:db8::7"),
+            "http://[2001:db8::7]:8080/api/v1/payments/webhook"
+        );
+        assert_eq!(
+            url("::ffff:10.0.0.1"),
+            "http://[::ffff:10.0.0.1]:8080/api/v1/payments/webhook"
+        );
+        for ip in ["::1", "::", "2001:db8::7"] {
+            assert!(reqwest::Url::parse(&url(ip)).is_ok(), "{ip}");
+        }
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

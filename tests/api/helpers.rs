@@ -74,7 +74,7 @@ macro_rules! backend_tests {
 
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`http://[::1]:<port>` when bound to IPv6).
     pub address: String,
     /// Shared HTTP client.
     pub client: reqwest::Client,
@@ -157,6 +157,11 @@ pub async fn start_with_clock(
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings");
+    let host = if settings.bind.is_ipv6() {
+        "[::1]"
+    } else {
+        "127.0.0.1"
+    };
     let app = Application::build_with_clock(settings, clock.clone())
         .await
         .expect("server builds");
@@ -164,7 +169,7 @@ pub async fn start_with_clock(
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address: format!("http://{host}:{port}"),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

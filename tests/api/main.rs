@@ -17,5 +17,6 @@ mod ops;
 mod questions;
 mod realtime;
 mod recommendations;
+mod recovery;
 mod revocations;
 mod setup;

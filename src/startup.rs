@@ -12,6 +12,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use tracing_actix_web::TracingLogger;
 
+use crate::accounts::hashing::Hasher;
 use crate::accounts::throttle::LoginThrottle;
 use crate::accounts::tokens::TokenKeys;
 use crate::clock::{Clock, SharedClock, SystemClock};
@@ -32,7 +33,7 @@ use crate::recommend::actor::{Recommender, RefitPolicy, refit};
 use crate::recommend::ingest::EventThrottle;
 use crate::recommend::model::ModelParams;
 use crate::recommend::service::Recommendations;
-use crate::{api, ops, telemetry};
+use crate::{api, input, ops, telemetry};
 use actix::Actor;
 use tokio::sync::Notify;
 
@@ -87,6 +88,7 @@ impl Application {
             settings.login_max_failures_per_ip,
             settings.login_window,
         ));
+        let hasher = web::Data::new(Hasher::start_default());
         let metrics = web::Data::new(telemetry::metrics_handle());
         let commerce = CommerceConfig::from_settings(&settings);
         let webhook_secret =
@@ -175,14 +177,20 @@ impl Application {
         let workers = settings.workers.max(1);
 
         let server = HttpServer::new(move || {
+            let body_limit = settings.max_body_bytes;
             App::new()
+                .wrap(from_fn(move |req, next| {
+                    input::reject_unstorable(body_limit, req, next)
+                }))
                 .wrap(ErrorHandlers::new().default_handler(ops::ensure_json_error))
                 .wrap(from_fn(ops::track_requests))
                 .wrap(from_fn(ops::request_id_header))
+                .wrap(from_fn(ops::security_headers))
                 .wrap(TracingLogger::default())
                 .app_data(db_data.clone())
                 .app_data(keys.clone())
                 .app_data(throttle.clone())
+                .app_data(hasher.clone())
                 .app_data(metrics.clone())
                 .app_data(orders.clone())
                 .app_data(commerce.clone())

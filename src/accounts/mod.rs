@@ -2,6 +2,7 @@
 //!
 //! - `domain`: validated input (`Email`, `Password`, `DisplayName`, `Role`).
 //! - `tokens`: password hashing, JWT access tokens, refresh-token generation and hashing.
+//! - `hashing`: the dedicated password-hashing threads, each reusing one argon2 buffer.
 //! - `throttle`: failed-login limits per account and per client address.
 //! - `store`: the rows and queries.
 //! - `service`: the rules, as plain functions over a connection.
@@ -11,6 +12,7 @@
 
 pub mod auth;
 pub mod domain;
+pub mod hashing;
 pub mod routes;
 pub mod service;
 pub mod store;

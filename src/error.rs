@@ -71,8 +71,10 @@ pub enum ApiError {
         /// Seconds until the client may try again (`Retry-After`).
         retry_after_secs: u64,
     },
-    /// 503: a dependency (the database) is not available right now.
-    #[error("{0}")]
+    /// 503: a dependency (the database) is not available right now. The text says which and
+    /// why for the log; clients get a fixed message, because a dependency's error text (a
+    /// driver's message, a query) is no business of theirs.
+    #[error("a service this request needs is unavailable; try again shortly")]
     Unavailable(String),
     /// 500: a bug or an unexpected failure; details are logged, not returned.
     #[error("internal error")]
@@ -125,8 +127,7 @@ impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match err {
             DbError::Pool(_) | DbError::Connect { .. } => {
-                tracing::warn!(error = %err, "database unavailable");
-                Self::Unavailable("the database is unavailable; try again shortly".into())
+                Self::Unavailable(format!("database unavailable: {err}"))
             }
             other => Self::Unexpected(other.into()),
         }
@@ -185,8 +186,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse<BoxBody> {
-        if let Self::Unexpected(cause) = self {
-            tracing::error!(error = ?cause, "unexpected error");
+        match self {
+            Self::Unexpected(cause) => tracing::error!(error = ?cause, "unexpected error"),
+            Self::Unavailable(cause) => tracing::warn!(error = %cause, "dependency unavailable"),
+            _ => {}
         }
         let mut resp = error_response(self.status_code(), self.code(), &self.to_string());
         let headers = resp.headers_mut();
@@ -258,6 +261,13 @@ mod tests {
         .error_response();
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(resp.headers().get(header::RETRY_AFTER).unwrap(), "42");
+    }
+
+    #[test]
+    fn unavailable_dependencies_hide_their_cause() {
+        let err = ApiError::Unavailable("ERROR: invalid byte sequence for encoding".into());
+        assert!(!err.to_string().contains("byte sequence"), "{err}");
+        assert_eq!(err.status_code(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`api`]: the route table — registrations, the OpenAPI document and the 404/405 fallback
 //!   all come from one list.
 //! - [`error`]: `ApiError`, the one mapping of every failure to the JSON error shape.
+//! - [`input`]: the edge check that refuses text PostgreSQL cannot store (NUL) with a 400.
 //! - [`ops`]: health, readiness, metrics, and the middleware every request passes.
 //! - [`telemetry`]: tracing subscriber and the Prometheus recorder.
 //! - [`db`]: one diesel connection type over PostgreSQL and SQLite, pool, migrations.
@@ -34,6 +35,7 @@ pub mod config;
 pub mod consultations;
 pub mod db;
 pub mod error;
+pub mod input;
 pub mod ledger;
 pub mod money;
 pub mod ops;

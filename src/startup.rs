@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use tracing_actix_web::TracingLogger;
 
 use crate::accounts::revocation::{self, DbFeed, Revocations};
+use crate::accounts::hashing::Hasher;
 use crate::accounts::throttle::LoginThrottle;
 use crate::accounts::tokens::TokenKeys;
 use crate::classroom::transcript::Transcripts;
@@ -33,7 +34,7 @@ use crate::recommend::actor::{Recommender, RefitPolicy, refit};
 use crate::recommend::ingest::EventThrottle;
 use crate::recommend::model::ModelParams;
 use crate::recommend::service::Recommendations;
-use crate::{api, ops, telemetry};
+use crate::{api, input, ops, telemetry};
 use actix::Actor;
 use tokio::sync::Notify;
 
@@ -91,6 +92,7 @@ impl Application {
         // Access tokens stay valid for their lifetime plus the verification leeway.
         let keep = settings.access_token_ttl + std::time::Duration::from_secs(60);
         let revocations = web::Data::new(Revocations::new(keep));
+        let hasher = web::Data::new(Hasher::start_default());
         let metrics = web::Data::new(telemetry::metrics_handle());
         let commerce = CommerceConfig::from_settings(&settings);
         let webhook_secret =
@@ -182,15 +184,21 @@ impl Application {
         let workers = settings.workers.max(1);
 
         let server = HttpServer::new(move || {
+            let body_limit = settings.max_body_bytes;
             App::new()
+                .wrap(from_fn(move |req, next| {
+                    input::reject_unstorable(body_limit, req, next)
+                }))
                 .wrap(ErrorHandlers::new().default_handler(ops::ensure_json_error))
                 .wrap(from_fn(ops::track_requests))
                 .wrap(from_fn(ops::request_id_header))
+                .wrap(from_fn(ops::security_headers))
                 .wrap(TracingLogger::default())
                 .app_data(db_data.clone())
                 .app_data(keys.clone())
                 .app_data(revocations.clone())
                 .app_data(throttle.clone())
+                .app_data(hasher.clone())
                 .app_data(metrics.clone())
                 .app_data(orders.clone())
                 .app_data(commerce.clone())

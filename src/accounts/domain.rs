@@ -54,6 +54,7 @@ impl AsRef<str> for Email {
 }
 
 /// A password that meets the policy; never printed.
+#[derive(Clone)]
 pub struct Password(String);
 
 impl Password {

@@ -2,6 +2,7 @@
 //!
 //! - `domain`: validated input (`Email`, `Password`, `DisplayName`, `Role`).
 //! - `tokens`: password hashing, JWT access tokens, refresh-token generation and hashing.
+//! - `hashing`: the dedicated password-hashing threads, each reusing one argon2 buffer.
 //! - `throttle`: failed-login limits per account and per client address.
 //! - `revocation`: the log of logouts, role changes, disabled accounts and lost entitlements,
 //!   followed by every node into an in-memory view that HTTP and WebSocket checks consult.
@@ -14,6 +15,7 @@
 pub mod auth;
 pub mod domain;
 pub mod revocation;
+pub mod hashing;
 pub mod routes;
 pub mod service;
 pub mod store;

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::AuthUser;
 use super::domain::Role;
 use super::revocation::Revocations;
+use super::hashing::Hasher;
 use super::service::{self, IssuedTokens, NewAccount, User};
 use super::throttle::LoginThrottle;
 use super::tokens::TokenKeys;
@@ -106,16 +107,17 @@ fn token_response(issued: IssuedTokens, keys: &TokenKeys) -> TokenResponse {
         (status = 201, description = "Account created", body = TokenResponse),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 409, description = "Email already registered", body = ErrorBody),
+        (status = 503, description = "Password hashing saturated; retry shortly", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn register(
     db: web::Data<Db>,
     keys: web::Data<TokenKeys>,
+    hasher: web::Data<Hasher>,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = NewAccount::parse(&body.email, &body.password, &body.display_name)?;
-    let k = keys.clone().into_inner();
-    let issued = db.run(move |c| service::register(c, &k, &new)).await?;
+    let issued = service::register(&db, &hasher, keys.clone().into_inner(), new).await?;
     Ok(HttpResponse::Created().json(token_response(issued, &keys)))
 }
 
@@ -127,6 +129,7 @@ pub async fn register(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
         (status = 429, description = "Too many failed attempts", body = ErrorBody),
+        (status = 503, description = "Password hashing saturated; retry shortly", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn login(
@@ -134,17 +137,13 @@ pub async fn login(
     db: web::Data<Db>,
     keys: web::Data<TokenKeys>,
     throttle: web::Data<LoginThrottle>,
+    hasher: web::Data<Hasher>,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let client = req.peer_addr().map(|a| a.ip());
-    let (k, t, body) = (
-        keys.clone().into_inner(),
-        throttle.into_inner(),
-        body.into_inner(),
-    );
-    let issued = db
-        .run(move |c| service::login(c, &k, &t, &body.email, &body.password, client))
-        .await?;
+    let LoginRequest { email, password } = body.into_inner();
+    let k = keys.clone().into_inner();
+    let issued = service::login(&db, &hasher, k, &throttle, &email, password, client).await?;
     Ok(HttpResponse::Ok().json(token_response(issued, &keys)))
 }
 

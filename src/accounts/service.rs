@@ -1,18 +1,21 @@
 //! Account rules as plain functions over a connection: registration, login with throttling,
 //! refresh-token rotation with reuse detection, logout, and role changes. Handlers call these
-//! inside [`crate::db::Db::run`]; tests call them directly.
+//! inside [`crate::db::Db::run`]; tests call them directly. Registration and login are async
+//! because they hash on [`Hasher`], outside any connection or transaction.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDateTime;
 
 use super::domain::{DisplayName, Email, Password, Role};
 use super::revocation::{self, Revocation};
+use super::hashing::{HashError, Hasher};
 use super::store::{self, RefreshTokenRow, UserRow};
 use super::throttle::LoginThrottle;
 use super::tokens::{self, TokenKeys};
-use crate::db::{self, DbConnection, DbError};
+use crate::db::{self, Db, DbConnection, DbError};
 use crate::error::ApiError;
 
 /// Why an account operation failed.
@@ -39,6 +42,9 @@ pub enum AccountError {
     /// An administrator disabled the account.
     #[error("this account is disabled")]
     Disabled,
+    /// Every password hashing thread is busy; retry shortly.
+    #[error("too many sign-ins at once; retry shortly")]
+    HashingBusy,
     /// The change would leave the platform without an administrator.
     #[error("cannot remove the last admin")]
     LastAdmin,
@@ -48,6 +54,15 @@ pub enum AccountError {
     /// Anything else unexpected.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl From<HashError> for AccountError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => Self::HashingBusy,
+            HashError::Failed(e) => Self::Unexpected(e),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for AccountError {
@@ -69,6 +84,7 @@ impl From<AccountError> for ApiError {
             },
             AccountError::UserNotFound => ApiError::not_found("user"),
             AccountError::Disabled => ApiError::Forbidden(e.to_string()),
+            AccountError::HashingBusy => ApiError::Unavailable(e.to_string()),
             AccountError::Db(e) => e.into(),
             AccountError::Unexpected(e) => ApiError::Unexpected(e),
         }
@@ -150,18 +166,30 @@ impl NewAccount {
     }
 }
 
-/// Creates an account with `role`. The password is hashed before any write, so a duplicate
-/// email changes nothing.
+/// Creates an account with `role`, hashing the password first (on this thread: for the CLI,
+/// the seed and tests; the server hashes on [`Hasher`] and calls [`insert_account`]).
 pub fn create_user(
     conn: &mut DbConnection,
     new: &NewAccount,
+    role: Role,
+) -> Result<User, AccountError> {
+    let password_hash = tokens::hash_password(&new.password)?;
+    insert_account(conn, new, &password_hash, role)
+}
+
+/// Inserts an account whose password is already hashed, so callers can hash before any
+/// transaction; a duplicate email changes nothing.
+pub fn insert_account(
+    conn: &mut DbConnection,
+    new: &NewAccount,
+    password_hash: &str,
     role: Role,
 ) -> Result<User, AccountError> {
     let now = db::now();
     let row = UserRow {
         id: uuid::Uuid::now_v7().to_string(),
         email: new.email.as_ref().to_owned(),
-        password_hash: tokens::hash_password(&new.password)?,
+        password_hash: password_hash.to_owned(),
         display_name: new.display_name.as_ref().to_owned(),
         role: role.as_str().to_owned(),
         created_at: now,
@@ -174,44 +202,61 @@ pub fn create_user(
     }
 }
 
-/// Registers a learner and signs them in.
-pub fn register(
-    conn: &mut DbConnection,
-    keys: &TokenKeys,
-    new: &NewAccount,
+/// Registers a learner and signs them in. The password is hashed on [`Hasher`] before the
+/// write transaction opens: argon2 takes tens of milliseconds, and on SQLite every other
+/// writer would wait for it (and time out with `database is locked`).
+pub async fn register(
+    db: &Db,
+    hasher: &Hasher,
+    keys: Arc<TokenKeys>,
+    new: NewAccount,
 ) -> Result<IssuedTokens, AccountError> {
-    db::write_transaction(conn, |conn| {
-        let user = create_user(conn, new, Role::Learner)?;
-        start_session(conn, keys, user)
+    let password_hash = hasher.hash(new.password.clone()).await?;
+    db.run(move |conn| {
+        db::write_transaction(conn, |conn| {
+            let user = insert_account(conn, &new, &password_hash, Role::Learner)?;
+            start_session(conn, &keys, user)
+        })
     })
+    .await
 }
 
-/// Checks credentials, subject to throttling per account and per client address.
-pub fn login(
-    conn: &mut DbConnection,
-    keys: &TokenKeys,
+/// Checks credentials, subject to throttling per account and per client address. The lookup,
+/// the verification (on [`Hasher`], holding no connection) and the new session are three
+/// separate steps, so no connection or transaction waits on argon2.
+pub async fn login(
+    db: &Db,
+    hasher: &Hasher,
+    keys: Arc<TokenKeys>,
     throttle: &LoginThrottle,
     email: &str,
-    password: &str,
+    password: String,
     client: Option<IpAddr>,
 ) -> Result<IssuedTokens, AccountError> {
     let email = email.trim().to_lowercase();
     throttle
         .check(&email, client, Instant::now())
         .map_err(|wait| AccountError::Throttled(wait.as_secs().max(1)))?;
-    let found = store::find_user_by_email(conn, &email)?;
+    let lookup = email.clone();
+    let found = db
+        .run(move |conn| store::find_user_by_email(conn, &lookup).map_err(AccountError::from))
+        .await?;
     let hash = found
         .as_ref()
-        .map_or(tokens::decoy_hash(), |u| u.password_hash.as_str());
-    let matches = tokens::verify_password(password, hash);
+        .map_or(tokens::decoy_hash(), |u| u.password_hash.as_str())
+        .to_owned();
+    let matches = hasher.verify(password, hash).await?;
     match found {
         Some(row) if matches => {
             throttle.record_success(&email);
-            if revocation::is_disabled(conn, &row.id)? {
-                return Err(AccountError::Disabled);
-            }
             let user = User::try_from(row)?;
-            db::write_transaction(conn, |conn| start_session(conn, keys, user))
+            db.run(move |conn| {
+                if revocation::is_disabled(conn, &user.id)? {
+                    return Err(AccountError::Disabled);
+                }
+                db::write_transaction(conn, |conn| start_session(conn, &keys, user))
+            })
+            .await
         }
         _ => {
             throttle.record_failure(&email, client, Instant::now());

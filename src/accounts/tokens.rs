@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm as Variant, Argon2, Block, Params, Version};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -110,24 +110,86 @@ pub fn hash_refresh_token(raw: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Hashes a password with argon2id and a random salt, in PHC string form.
+/// argon2's working memory: the blocks of one hash computation with the default parameters
+/// (19 MiB). [`super::hashing::Hasher`] keeps one per thread for the life of the process, so
+/// sign-ups never allocate it again.
+pub fn hashing_memory() -> Vec<Block> {
+    vec![Block::default(); Params::default().block_count()]
+}
+
+/// Hashes a password with argon2id (default parameters) and a random salt, in PHC string
+/// form, allocating its working memory; the server hashes through
+/// [`super::hashing::Hasher`] instead.
 pub fn hash_password(password: &Password) -> Result<String, anyhow::Error> {
+    hash_password_with(&mut hashing_memory(), password)
+}
+
+/// [`hash_password`] in caller-provided working memory (see [`hashing_memory`]).
+pub fn hash_password_with(
+    memory: &mut [Block],
+    password: &Password,
+) -> Result<String, anyhow::Error> {
+    let fail = |e: &dyn std::fmt::Display| anyhow::anyhow!("hashing password: {e}");
+    let params = Params::default();
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt.decode_b64(&mut salt_bytes).map_err(|e| fail(&e))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    Argon2::new(Variant::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password.as_bytes(), salt_raw, &mut out, &mut *memory)
+        .map_err(|e| fail(&e))?;
+    let phc = PasswordHash {
+        algorithm: Variant::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| fail(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| fail(&e))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// True when `password` matches the stored PHC hash; a malformed hash never matches.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    verify_password_with(&mut hashing_memory(), password, phc)
+}
+
+/// [`verify_password`] in caller-provided working memory. A hash made with more memory than
+/// `memory` holds (another server's parameters) is verified in a temporary buffer.
+pub fn verify_password_with(memory: &mut [Block], password: &str, phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Variant::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut larger;
+    let memory = if params.block_count() <= memory.len() {
+        memory
+    } else {
+        larger = vec![Block::default(); params.block_count()];
+        &mut larger[..]
+    };
+    argon
+        .hash_password_into_with_memory(password.as_bytes(), salt_raw, &mut out, memory)
+        .is_ok()
+        // `Output`'s equality is constant-time.
+        && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
 /// A valid hash of a random password, verified against when an email is unknown so a failed
@@ -220,5 +282,31 @@ mod tests {
         assert!(verify_password("correct horse battery", &phc));
         assert!(!verify_password("wrong horse battery", &phc));
         assert!(!verify_password("correct horse battery", "not a hash"));
+    }
+
+    #[test]
+    fn hashes_from_the_standard_encoder_verify_and_ours_verify_there() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse battery", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_password("correct horse battery", &theirs));
+        let pw = Password::parse("correct horse battery").unwrap();
+        let ours = hash_password_with(&mut hashing_memory(), &pw).unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        // A hash needing more memory than the buffer still verifies.
+        let mut small = vec![Block::default(); 8];
+        assert!(verify_password_with(
+            &mut small,
+            "correct horse battery",
+            &ours
+        ));
     }
 }

@@ -19,7 +19,40 @@ backend_tests!(
     logout_revokes_and_is_idempotent,
     bad_bearer_tokens_are_refused,
     tokens_survive_a_restart_with_the_generated_secret,
+    concurrent_sign_ups_and_writes_all_succeed,
 );
+
+/// Passwords are hashed outside the write transaction, so a burst of sign-ups does not hold
+/// SQLite's write lock for argon2's time and no writer fails with `database is locked`.
+async fn concurrent_sign_ups_and_writes_all_succeed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let statuses = join_all((0..16).map(|i| {
+        let app = &app;
+        async move {
+            app.post_json(
+                "/api/v1/auth/register",
+                &json!({"email": format!("burst{i}@example.org"), "password": PASSWORD,
+                        "display_name": "Burst"}),
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    }))
+    .await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let logins = join_all((0..16).map(|i| {
+        let app = &app;
+        async move {
+            app.login(&format!("burst{i}@example.org"), PASSWORD)
+                .await
+                .status()
+                .as_u16()
+        }
+    }))
+    .await;
+    assert!(logins.iter().all(|s| *s == 200), "{logins:?}");
+}
 
 async fn register_login_me_refresh_logout(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -12,6 +12,7 @@ mod commerce;
 mod consultations;
 mod errors;
 mod experts;
+mod input;
 mod live_room;
 mod ops;
 mod questions;

@@ -16,7 +16,23 @@ backend_tests!(
     every_route_answers_only_documented_statuses,
     index_page_is_served_and_links_the_spec,
     graceful_stop_refuses_new_connections,
+    every_response_carries_the_security_headers,
 );
+
+async fn every_response_carries_the_security_headers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in ["/", "/api/v1/courses", "/no/such/route", "/healthz"] {
+        let resp = app.get(path, None).await;
+        let h = resp.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+    }
+}
 
 async fn health_and_readiness(backend: Backend) {
     let app = spawn_app(backend.clone()).await;

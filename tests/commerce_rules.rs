@@ -25,6 +25,8 @@ use lyceum::payments::sandbox::Sandbox;
 const LEARNERS: usize = 3;
 const COURSES: usize = 3;
 const FEE_BPS: u32 = 2000;
+/// The payer of the hold payments created directly through the provider.
+const PAYER: &str = "payer-1";
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -177,9 +179,9 @@ fn run(w: &World, op: &Op) {
                 let order: serde_json::Value = serde_json::from_str(&resp.body).unwrap();
                 if let Some(pid) = order["payment"]["id"].as_str() {
                     if declined_first {
-                        w.sandbox.confirm(pid, "4000000000000002").unwrap();
+                        w.sandbox.confirm(pid, &w.learners[learner], "4000000000000002").unwrap();
                     }
-                    w.sandbox.confirm(pid, "4242424242424242").unwrap();
+                    w.sandbox.confirm(pid, &w.learners[learner], "4242424242424242").unwrap();
                 }
             }
         }
@@ -309,12 +311,12 @@ fn manual_capture_holds_captures_part_and_refunds_within_bounds() {
     let eur = |minor| Money::new(minor, Currency::parse("EUR").unwrap()).unwrap();
     let p = w
         .sandbox
-        .create_payment("booking-1", eur(6000), CaptureMethod::Manual)
+        .create_payment("booking-1", PAYER, eur(6000), CaptureMethod::Manual)
         .unwrap();
     assert_eq!(p.status, ProviderStatus::RequiresConfirmation);
     assert_eq!(
         w.sandbox
-            .create_payment("booking-1", eur(6000), CaptureMethod::Manual)
+            .create_payment("booking-1", PAYER, eur(6000), CaptureMethod::Manual)
             .unwrap()
             .id,
         p.id,
@@ -324,7 +326,7 @@ fn manual_capture_holds_captures_part_and_refunds_within_bounds() {
         w.sandbox.capture(&p.id, eur(100)).is_err(),
         "nothing to capture before authorisation"
     );
-    let held = w.sandbox.confirm(&p.id, "4242424242424242").unwrap();
+    let held = w.sandbox.confirm(&p.id, PAYER, "4242424242424242").unwrap();
     assert_eq!(held.status, ProviderStatus::Authorized);
     assert_eq!(held.captured_minor, 0);
     assert!(
@@ -373,14 +375,14 @@ fn manual_capture_holds_captures_part_and_refunds_within_bounds() {
 
     let other = w
         .sandbox
-        .create_payment("booking-2", eur(3000), CaptureMethod::Manual)
+        .create_payment("booking-2", PAYER, eur(3000), CaptureMethod::Manual)
         .unwrap();
-    w.sandbox.confirm(&other.id, "4242424242424242").unwrap();
+    w.sandbox.confirm(&other.id, PAYER, "4242424242424242").unwrap();
     assert_eq!(
         w.sandbox.release(&other.id).unwrap().status,
         ProviderStatus::Canceled
     );
-    assert!(w.sandbox.confirm(&other.id, "4242424242424242").is_err());
+    assert!(w.sandbox.confirm(&other.id, PAYER, "4242424242424242").is_err());
 
     let mut c = w.db.get().unwrap();
     let kinds: Vec<String> = sandbox_outbox::table

@@ -24,9 +24,10 @@ async fn first_admin_is_created_once_even_when_racing(backend: Backend) {
         .unwrap();
     assert_eq!(open["open"], true);
     let body = |n: u32| json!({"email": format!("root{n}@example.org"), "password": PASSWORD, "display_name": "Root"});
+    let (first, second) = (body(1), body(2));
     let (a, b) = tokio::join!(
-        app.post_json("/api/v1/setup/admin", &body(1)),
-        app.post_json("/api/v1/setup/admin", &body(2)),
+        app.post_json("/api/v1/setup/admin", &first),
+        app.post_json("/api/v1/setup/admin", &second),
     );
     let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     statuses.sort_unstable();

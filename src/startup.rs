@@ -11,8 +11,8 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use tracing_actix_web::TracingLogger;
 
-use crate::accounts::revocation::{self, DbFeed, Revocations};
 use crate::accounts::hashing::Hasher;
+use crate::accounts::revocation::{self, DbFeed, Revocations};
 use crate::accounts::throttle::LoginThrottle;
 use crate::accounts::tokens::TokenKeys;
 use crate::classroom::transcript::Transcripts;

@@ -179,9 +179,13 @@ fn run(w: &World, op: &Op) {
                 let order: serde_json::Value = serde_json::from_str(&resp.body).unwrap();
                 if let Some(pid) = order["payment"]["id"].as_str() {
                     if declined_first {
-                        w.sandbox.confirm(pid, &w.learners[learner], "4000000000000002").unwrap();
+                        w.sandbox
+                            .confirm(pid, &w.learners[learner], "4000000000000002")
+                            .unwrap();
                     }
-                    w.sandbox.confirm(pid, &w.learners[learner], "4242424242424242").unwrap();
+                    w.sandbox
+                        .confirm(pid, &w.learners[learner], "4242424242424242")
+                        .unwrap();
                 }
             }
         }
@@ -377,12 +381,18 @@ fn manual_capture_holds_captures_part_and_refunds_within_bounds() {
         .sandbox
         .create_payment("booking-2", PAYER, eur(3000), CaptureMethod::Manual)
         .unwrap();
-    w.sandbox.confirm(&other.id, PAYER, "4242424242424242").unwrap();
+    w.sandbox
+        .confirm(&other.id, PAYER, "4242424242424242")
+        .unwrap();
     assert_eq!(
         w.sandbox.release(&other.id).unwrap().status,
         ProviderStatus::Canceled
     );
-    assert!(w.sandbox.confirm(&other.id, PAYER, "4242424242424242").is_err());
+    assert!(
+        w.sandbox
+            .confirm(&other.id, PAYER, "4242424242424242")
+            .is_err()
+    );
 
     let mut c = w.db.get().unwrap();
     let kinds: Vec<String> = sandbox_outbox::table

@@ -14,8 +14,8 @@
 
 pub mod auth;
 pub mod domain;
-pub mod revocation;
 pub mod hashing;
+pub mod revocation;
 pub mod routes;
 pub mod service;
 pub mod store;

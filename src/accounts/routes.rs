@@ -8,8 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::AuthUser;
 use super::domain::Role;
-use super::revocation::Revocations;
 use super::hashing::Hasher;
+use super::revocation::Revocations;
 use super::service::{self, IssuedTokens, NewAccount, User};
 use super::throttle::LoginThrottle;
 use super::tokens::TokenKeys;

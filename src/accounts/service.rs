@@ -10,8 +10,8 @@ use std::time::Instant;
 use chrono::NaiveDateTime;
 
 use super::domain::{DisplayName, Email, Password, Role};
-use super::revocation::{self, Revocation};
 use super::hashing::{HashError, Hasher};
+use super::revocation::{self, Revocation};
 use super::store::{self, RefreshTokenRow, UserRow};
 use super::throttle::LoginThrottle;
 use super::tokens::{self, TokenKeys};

@@ -466,7 +466,7 @@ pub fn book(
     let (booking, hold) = match created {
         Ok(pair) => pair,
         Err(OrderError::Conflict(m)) => {
-            return retry_of_same_booking(conn, learner, terms, start, minutes)
+            return retry_of_same_booking(conn, learner, &terms.expert_id, start, minutes)
                 .unwrap_or(Err(OrderError::Conflict(m)));
         }
         Err(e) => return Err(e),
@@ -523,16 +523,19 @@ fn take_slots(
     Ok(())
 }
 
-fn retry_of_same_booking(
+/// The learner's own unpaid booking of exactly this expert, start and length, if there is one:
+/// asking again for it returns it (a safe retry), before availability (which it occupies) or the
+/// unpaid cap (which it counts towards) could refuse it.
+pub fn retry_of_same_booking(
     conn: &mut DbConnection,
     learner: &AuthUser,
-    terms: &ExpertTerms,
+    expert_id: &str,
     start: DateTime<Utc>,
     minutes: i64,
 ) -> Option<Result<Booked, OrderError>> {
     let existing: BookingRow = bookings::table
         .filter(bookings::learner_id.eq(&learner.id))
-        .filter(bookings::expert_id.eq(&terms.expert_id))
+        .filter(bookings::expert_id.eq(expert_id))
         .filter(bookings::starts_at.eq(naive(start)))
         .filter(bookings::minutes.eq(minutes as i32))
         .filter(bookings::status.eq("pending_payment"))

@@ -58,6 +58,11 @@ pub async fn book(
     let booked = run(
         &orders,
         Command::new(key, move |c, p, _| {
+            if let Some(again) =
+                bookings::retry_of_same_booking(c, &user, &expert_id, span.start, span.minutes)
+            {
+                return again;
+            }
             let terms = experts::bookable(c, &expert_id, span.start, span.minutes)
                 .map_err(expert_refusal)?;
             bookings::book(c, p, &cfg, &user, &terms, span, now)

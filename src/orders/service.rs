@@ -847,7 +847,12 @@ fn release_order_payment(
         None => {
             let amount = Money::new(order.amount_minor, parse_currency(&order.currency)?)
                 .map_err(|e| OrderError::Unexpected(e.into()))?;
-            match provider.create_payment(&order.id, &order.user_id, amount, CaptureMethod::Automatic) {
+            match provider.create_payment(
+                &order.id,
+                &order.user_id,
+                amount,
+                CaptureMethod::Automatic,
+            ) {
                 Ok(p) => {
                     db::write_transaction(conn, |c| link_payment(c, &order.id, &p))?;
                     (p.id, p.status.as_str().to_owned())

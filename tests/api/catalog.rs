@@ -988,7 +988,9 @@ async fn lesson_content_is_gated_by_entitlement(backend: Backend) {
         .into_iter()
         .map(|e| e.kind)
         .collect();
-    assert_eq!(kinds, ["course_view", "enroll", "course_view"]);
+    // The second view of the course on the same day is not recorded again (one account cannot
+    // push a course up the trending list by reloading it).
+    assert_eq!(kinds, ["course_view", "enroll"]);
 }
 
 async fn paid_and_unpublished_courses_cannot_be_enrolled_for_free(backend: Backend) {

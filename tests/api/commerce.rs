@@ -112,7 +112,12 @@ pub(crate) async fn new_order(app: &TestApp, user: &TestUser, course: &str) -> V
 }
 
 /// Confirms `order`'s payment with `card` as its buyer (payer actions are bound to the payer).
-pub(crate) async fn confirm(app: &TestApp, buyer: &TestUser, order: &Value, card: &str) -> Response {
+pub(crate) async fn confirm(
+    app: &TestApp,
+    buyer: &TestUser,
+    order: &Value,
+    card: &str,
+) -> Response {
     let pid = order["payment"]["id"].as_str().expect("payment id");
     app.send(
         Method::POST,

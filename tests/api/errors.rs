@@ -119,7 +119,11 @@ async fn unknown_routes_and_methods_get_json_errors(backend: Backend) {
     )
     .await;
     assert_error(app.get("/no/such/file.txt", None).await, 404, "not_found").await;
-    assert_error(app.get("/../../etc/passwd", None).await, 404, "not_found").await;
+    // A client route outside the API gets the app shell, never a file from outside static/.
+    let shell = app.get("/../../etc/passwd", None).await;
+    assert_eq!(shell.status(), 200);
+    let page = shell.text().await.unwrap();
+    assert!(page.contains("<html") && !page.contains("root:"), "{page}");
     let resp = app
         .request(Method::DELETE, "/api/v1/me")
         .send()

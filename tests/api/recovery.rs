@@ -309,7 +309,10 @@ async fn a_checkout_interrupted_by_a_crash_is_finished_by_a_retry_with_its_key(b
     })
     .await;
     assert_eq!(order["status"], "pending_payment");
-    assert_eq!(confirm(&again, &s.learner, &order, CARD_OK).await.status(), 200);
+    assert_eq!(
+        confirm(&again, &s.learner, &order, CARD_OK).await.status(),
+        200
+    );
     let oid = order["id"].as_str().unwrap().to_owned();
     await_order(&again, &s.learner, &oid, |o| o["status"] == "paid").await;
     assert!(owns(&again, &s.learner, &s.course).await);
@@ -364,7 +367,10 @@ async fn a_dead_checkout_no_longer_blocks_buying_the_course(backend: Backend) {
     })
     .await;
     assert_ne!(order["id"], orphan[0].0.as_str());
-    assert_eq!(confirm(&again, &s.learner, &order, CARD_OK).await.status(), 200);
+    assert_eq!(
+        confirm(&again, &s.learner, &order, CARD_OK).await.status(),
+        200
+    );
     await_order(&again, &s.learner, order["id"].as_str().unwrap(), |o| {
         o["status"] == "paid"
     })
@@ -454,7 +460,12 @@ async fn two_admins_demoting_each_other_at_once_leave_an_admin(backend: Backend)
         );
         let mut sorted = statuses;
         sorted.sort_unstable();
-        assert_eq!(sorted, [200, 409], "round {round}");
+        // The loser is refused either by the last-admin rule (409) or, when the winner's
+        // demotion reached it first, because its own token no longer carries its role (401).
+        assert!(
+            sorted == [200, 409] || sorted == [200, 401],
+            "round {round}: {statuses:?}"
+        );
         // The remaining admin promotes the other back for the next round.
         let (keeper, other) = if roles[0] == "admin" {
             (&a, &b)

@@ -81,18 +81,21 @@ struct Folded {
     state: ClassState,
 }
 
+/// One room's folded state, shared by the reads that bring it up to date (`None` until the first).
+type Slot = Arc<Mutex<Option<Folded>>>;
+
 /// The folded states of recently read rooms, shared by every transcript read of this node (at
 /// most [`CACHED_ROOMS`] of them, each as bounded as a live room's state).
 #[derive(Default)]
 pub struct Transcripts {
     // Std mutexes: never held across an await. The map's lock is held for a lookup; a room's
     // while one read brings its state up to date, so two reads never fold the same events.
-    rooms: Mutex<HashMap<String, (Instant, Arc<Mutex<Option<Folded>>>)>>,
+    rooms: Mutex<HashMap<String, (Instant, Slot)>>,
 }
 
 impl Transcripts {
     /// The slot of `room`, made if needed (dropping the least recently read room when full).
-    fn slot(&self, room: &str) -> Arc<Mutex<Option<Folded>>> {
+    fn slot(&self, room: &str) -> Slot {
         let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if let Some((read, slot)) = rooms.get_mut(room) {

@@ -28,8 +28,8 @@ pub enum RoomAction {
 pub enum RoomKind {
     /// A live classroom of a course.
     Class {
-        /// Its state.
-        state: ClassState,
+        /// Its state (boxed: a class's board is far larger than a consultation's meter).
+        state: Box<ClassState>,
         /// The course, for behaviour events.
         course_id: String,
     },
@@ -91,7 +91,7 @@ pub fn load(
     }
     Ok(Loaded {
         kind: RoomKind::Class {
-            state,
+            state: Box::new(state),
             course_id: live.course_id,
         },
         epoch,

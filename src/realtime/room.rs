@@ -964,7 +964,7 @@ impl Handler<Lookup> for Registry {
             seq: 0,
             // Replaced by what the room reads when it starts.
             kind: RoomKind::Class {
-                state: ClassState::new("scheduled"),
+                state: Box::new(ClassState::new("scheduled")),
                 course_id: String::new(),
             },
             checkpointed: None,

@@ -76,6 +76,7 @@ pub async fn ask(
 /// A published expert's public answered questions, latest answers first, with what asking
 /// costs. Answers appear only to callers who may read them (unlocked, or a party).
 #[utoipa::path(get, path = "/api/v1/experts/{id}/questions", tag = "consultations",
+    security((), ("bearer" = [])),
     params(("id" = String, Path, description = "Expert (user) id"), PageQuery),
     responses(
         (status = 200, description = "Questions", body = QuestionPage),
@@ -119,6 +120,7 @@ pub async fn mine(
 /// One question: everything for the asker, the expert and admins; for anyone else only a
 /// public answered question, with the answer once they unlocked it.
 #[utoipa::path(get, path = "/api/v1/questions/{id}", tag = "consultations",
+    security((), ("bearer" = [])),
     params(("id" = String, Path, description = "Question id")),
     responses(
         (status = 200, description = "The question", body = QuestionView),

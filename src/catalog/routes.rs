@@ -725,6 +725,7 @@ pub async fn add_lesson(
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 403, description = "Not the instructor", body = ErrorBody),
         (status = 404, description = "No such course or lesson", body = ErrorBody),
+        (status = 409, description = "Archived courses cannot be changed", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn update_lesson(
@@ -781,6 +782,7 @@ pub async fn delete_lesson(
         (status = 400, description = "Not a permutation of the lessons", body = ErrorBody),
         (status = 403, description = "Not the instructor", body = ErrorBody),
         (status = 404, description = "No such course", body = ErrorBody),
+        (status = 409, description = "Archived courses cannot be changed", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn reorder_lessons(

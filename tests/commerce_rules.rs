@@ -342,6 +342,15 @@ fn manual_capture_holds_captures_part_and_refunds_within_bounds() {
         (taken.status, taken.captured_minor),
         (ProviderStatus::Succeeded, 2500)
     );
+    assert_eq!(
+        w.sandbox.capture(&p.id, eur(2500)).unwrap().captured_minor,
+        2500,
+        "capturing again what was taken answers the captured payment (a racing worker finishes)"
+    );
+    assert!(
+        w.sandbox.capture(&p.id, eur(2400)).is_err(),
+        "a different amount is not a repeat"
+    );
     assert!(
         w.sandbox.release(&p.id).is_err(),
         "captured money is refunded, not released"

@@ -122,7 +122,8 @@ pub trait PaymentProvider: Send + Sync + 'static {
         capture: CaptureMethod,
     ) -> Result<ProviderPayment, ProviderError>;
     /// Captures `amount` (at most the authorised amount) of an authorised payment and releases
-    /// the rest.
+    /// the rest. Capturing again what was captured answers the payment unchanged, so a caller
+    /// that lost the first answer (a crash, a concurrent worker) can finish.
     fn capture(&self, payment_id: &str, amount: Money) -> Result<ProviderPayment, ProviderError>;
     /// Releases an authorisation without taking anything.
     fn release(&self, payment_id: &str) -> Result<ProviderPayment, ProviderError>;

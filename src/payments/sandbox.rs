@@ -392,6 +392,15 @@ impl PaymentProvider for Sandbox {
 
     fn capture(&self, payment_id: &str, amount: Money) -> PResult<ProviderPayment> {
         self.change(payment_id, None, |row, _| {
+            // A repeated capture of what was taken answers the captured payment, as a retry
+            // under the same idempotency key would at a processor: a caller that raced another
+            // or crashed after the money moved can still finish its own bookkeeping.
+            if row.status()? == ProviderStatus::Succeeded
+                && row.captured_minor == amount.minor()
+                && row.currency == amount.currency().as_str()
+            {
+                return Ok(None);
+            }
             if row.status()? != ProviderStatus::Authorized {
                 return Err(ProviderError::Invalid(
                     "only an authorised payment can be captured".into(),

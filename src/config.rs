@@ -63,7 +63,11 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     /// Lifetime of a refresh token (`LYCEUM_REFRESH_TOKEN_TTL_SECS`).
     pub refresh_token_ttl: Duration,
-    /// Failed logins for one account before it is throttled (`LYCEUM_LOGIN_MAX_FAILURES`).
+    /// Failed logins by one client on one account before that client is throttled on it
+    /// (`LYCEUM_LOGIN_MAX_FAILURES`).
+    pub login_max_failures_per_account_client: u32,
+    /// Failed logins on one account, from all clients it never signed in from, before those
+    /// clients are throttled on it (`LYCEUM_LOGIN_MAX_FAILURES_PER_ACCOUNT`).
     pub login_max_failures_per_account: u32,
     /// Failed logins from one client address before it is throttled
     /// (`LYCEUM_LOGIN_MAX_FAILURES_PER_IP`).
@@ -223,7 +227,16 @@ impl Settings {
                 "LYCEUM_REFRESH_TOKEN_TTL_SECS",
                 Some(30 * 24 * 3600),
             )?),
-            login_max_failures_per_account: parse(&var, "LYCEUM_LOGIN_MAX_FAILURES", Some(5))?,
+            login_max_failures_per_account_client: parse(
+                &var,
+                "LYCEUM_LOGIN_MAX_FAILURES",
+                Some(5),
+            )?,
+            login_max_failures_per_account: parse(
+                &var,
+                "LYCEUM_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                Some(100),
+            )?,
             login_max_failures_per_ip: parse(&var, "LYCEUM_LOGIN_MAX_FAILURES_PER_IP", Some(20))?,
             login_window: secs(parse(&var, "LYCEUM_LOGIN_WINDOW_SECS", Some(900))?),
             max_body_bytes: parse(&var, "LYCEUM_MAX_BODY_BYTES", Some(64 * 1024))?,
@@ -390,6 +403,10 @@ impl Settings {
             ),
             (
                 "LYCEUM_LOGIN_MAX_FAILURES",
+                self.login_max_failures_per_account_client.to_string(),
+            ),
+            (
+                "LYCEUM_LOGIN_MAX_FAILURES_PER_ACCOUNT",
                 self.login_max_failures_per_account.to_string(),
             ),
             (

@@ -13,7 +13,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::accounts::hashing::Hasher;
 use crate::accounts::revocation::{self, DbFeed, Revocations};
-use crate::accounts::throttle::LoginThrottle;
+use crate::accounts::throttle::{Limits, LoginThrottle};
 use crate::accounts::tokens::TokenKeys;
 use crate::classroom::transcript::Transcripts;
 use crate::clock::{Clock, SharedClock, SystemClock};
@@ -85,8 +85,11 @@ impl Application {
             settings.refresh_token_ttl,
         ));
         let throttle = web::Data::new(LoginThrottle::new(
-            settings.login_max_failures_per_account,
-            settings.login_max_failures_per_ip,
+            Limits {
+                per_account_client: settings.login_max_failures_per_account_client,
+                per_client: settings.login_max_failures_per_ip,
+                per_account: settings.login_max_failures_per_account,
+            },
             settings.login_window,
         ));
         // Access tokens stay valid for their lifetime plus the verification leeway.

@@ -248,7 +248,7 @@ pub async fn login(
     let matches = hasher.verify(password, hash).await?;
     match found {
         Some(row) if matches => {
-            throttle.record_success(&email);
+            throttle.record_success(&email, client, Instant::now());
             let user = User::try_from(row)?;
             db.run(move |conn| {
                 if revocation::is_disabled(conn, &user.id)? {

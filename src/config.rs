@@ -10,6 +10,7 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use base64::Engine;
 
 use crate::classroom::rules::ClassLimits;
+use crate::private_fs;
 
 /// A value that must never reach a log line; `Debug` and `Display` print `***`.
 #[derive(Clone)]
@@ -96,6 +97,9 @@ pub struct Settings {
     pub commerce_lease: Duration,
     /// Webhook signing secret (`LYCEUM_WEBHOOK_SECRET`); derived from the JWT secret if unset.
     pub webhook_secret: Option<Secret>,
+    /// Bearer token that opens `/metrics` to scrapers on other machines
+    /// (`LYCEUM_METRICS_TOKEN`); without it only local, unproxied clients may read it.
+    pub metrics_token: Option<Secret>,
     /// Where the sandbox provider posts webhooks (`LYCEUM_WEBHOOK_URL`); defaults to this
     /// server's own endpoint on the bound port.
     pub webhook_url: Option<String>,
@@ -262,6 +266,7 @@ impl Settings {
             ),
             webhook_secret: var("LYCEUM_WEBHOOK_SECRET").map(Secret::new),
             webhook_url: var("LYCEUM_WEBHOOK_URL"),
+            metrics_token: var("LYCEUM_METRICS_TOKEN").map(Secret::new),
             sandbox_chaos: parse(&var, "LYCEUM_SANDBOX_CHAOS", Some(0u8))? != 0,
             ws_max_message_bytes: parse(&var, "LYCEUM_WS_MAX_MESSAGE_BYTES", Some(64 * 1024))?,
             ws_echo: parse(&var, "LYCEUM_WS_ECHO", Some(0u8))? != 0,
@@ -451,6 +456,15 @@ impl Settings {
                 .into(),
             ),
             (
+                "LYCEUM_METRICS_TOKEN",
+                if self.metrics_token.is_some() {
+                    "***"
+                } else {
+                    "(unset: local clients only)"
+                }
+                .into(),
+            ),
+            (
                 "LYCEUM_WEBHOOK_URL",
                 self.webhook_url
                     .clone()
@@ -610,6 +624,14 @@ fn parse<T: std::str::FromStr>(
 /// so tokens stay valid across restarts without any setup.
 fn load_or_generate_secret(data_dir: &Path) -> Result<(String, SecretSource), ConfigError> {
     let path = data_dir.join(JWT_SECRET_FILE);
+    let keep_error = |e: std::io::Error| {
+        ConfigError(format!("cannot keep JWT secret in {}: {e}", path.display()))
+    };
+    // An earlier version left the directory and secret readable by all; tighten them.
+    private_fs::ensure_private_dir(data_dir).map_err(keep_error)?;
+    if path.exists() {
+        private_fs::ensure_private_file(&path).map_err(keep_error)?;
+    }
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_owned();
         if existing.len() >= 32 {
@@ -619,28 +641,8 @@ fn load_or_generate_secret(data_dir: &Path) -> Result<(String, SecretSource), Co
     let mut bytes = [0u8; 48];
     OsRng.fill_bytes(&mut bytes);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    std::fs::create_dir_all(data_dir)
-        .and_then(|()| write_private(&path, &secret))
-        .map_err(|e| ConfigError(format!("cannot keep JWT secret in {}: {e}", path.display())))?;
+    private_fs::write_private(&path, &secret).map_err(keep_error)?;
     Ok((secret, SecretSource::Generated))
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents.as_bytes())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    std::fs::write(path, contents)
 }
 
 /// Replaces the password of a `scheme://user:password@host` URL with `***`.

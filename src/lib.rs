@@ -42,6 +42,7 @@ pub mod ops;
 pub mod orders;
 pub mod pagination;
 pub mod payments;
+pub mod private_fs;
 pub mod realtime;
 pub mod recommend;
 pub mod seed;

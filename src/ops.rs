@@ -1,6 +1,7 @@
 //! Operations endpoints (`/healthz`, `/readyz`, `/metrics`) and the HTTP middleware every
 //! request passes through: request metrics, the request-id header, and the rewrite of any non-JSON error into the documented error shape.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -8,11 +9,12 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, Next};
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::config::Secret;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorBody, error_response};
 use crate::realtime::room::RoomCount;
@@ -77,17 +79,71 @@ pub async fn readyz(
     }
 }
 
-/// Prometheus text exposition: request counts and latency by route, DB pool state.
+/// Who may read `/metrics`, which tells an outsider how busy the node is and where it hurts.
+#[derive(Clone)]
+pub struct MetricsAccess {
+    token: Option<Secret>,
+}
+
+impl MetricsAccess {
+    /// With a token, requests bearing it; without, local clients only.
+    pub fn new(token: Option<Secret>) -> Self {
+        Self { token }
+    }
+
+    /// A request bearing the token may read; without a token configured, a client on this
+    /// machine that came through no proxy (a proxy on the same host would make every client
+    /// look local, and proxies say so with `Forwarded` or `X-Forwarded-For`).
+    pub fn allows(&self, peer: Option<IpAddr>, bearer: Option<&str>, proxied: bool) -> bool {
+        match &self.token {
+            Some(token) => bearer.is_some_and(|b| same_secret(b, token.expose())),
+            None => !proxied && peer.is_some_and(|ip| ip.is_loopback()),
+        }
+    }
+}
+
+/// Compares without stopping at the first difference, so timing tells nothing about the token.
+fn same_secret(given: &str, expected: &str) -> bool {
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// Prometheus text exposition: request counts and latency by route, DB pool state. Open to
+/// local clients, or to any bearing `LYCEUM_METRICS_TOKEN` when it is set.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-pub async fn metrics(db: web::Data<Db>, handle: web::Data<PrometheusHandle>) -> HttpResponse {
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "Not a local client and no valid metrics token", body = ErrorBody),
+    ))]
+pub async fn metrics(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    handle: web::Data<PrometheusHandle>,
+    access: web::Data<MetricsAccess>,
+) -> Result<HttpResponse, ApiError> {
+    let headers = req.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let proxied =
+        headers.contains_key(header::FORWARDED) || headers.contains_key("x-forwarded-for");
+    if !access.allows(req.peer_addr().map(|a| a.ip()), bearer, proxied) {
+        return Err(ApiError::Unauthorized(
+            "metrics need LYCEUM_METRICS_TOKEN as a bearer token".into(),
+        ));
+    }
     let (open, idle) = db.state();
     metrics::gauge!("db_pool_connections", "backend" => db.backend()).set(f64::from(open));
     metrics::gauge!("db_pool_idle_connections", "backend" => db.backend()).set(f64::from(idle));
     handle.run_upkeep();
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(handle.render())
+        .body(handle.render()))
 }
 
 /// Counts every request by method, matched route pattern and status, and records its latency.
@@ -203,4 +259,36 @@ pub fn ensure_json_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new).map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCAL: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    const REMOTE: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));
+
+    #[test]
+    fn without_a_token_only_unproxied_local_clients_read_metrics() {
+        let open = MetricsAccess::new(None);
+        assert!(open.allows(LOCAL, None, false));
+        assert!(
+            !open.allows(LOCAL, None, true),
+            "a local proxy forwards outsiders"
+        );
+        assert!(!open.allows(REMOTE, None, false));
+        assert!(!open.allows(None, None, false));
+    }
+
+    #[test]
+    fn with_a_token_only_its_bearers_read_metrics() {
+        let guarded = MetricsAccess::new(Some(Secret::new("scrape-me-please")));
+        assert!(guarded.allows(REMOTE, Some("scrape-me-please"), true));
+        assert!(
+            !guarded.allows(LOCAL, None, false),
+            "the token binds local clients too"
+        );
+        assert!(!guarded.allows(REMOTE, Some("scrape-me-pleasE"), false));
+        assert!(!guarded.allows(REMOTE, Some("scrape-me"), false));
+    }
 }

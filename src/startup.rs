@@ -97,6 +97,8 @@ impl Application {
         let revocations = web::Data::new(Revocations::new(keep));
         let hasher = web::Data::new(Hasher::start_default());
         let metrics = web::Data::new(telemetry::metrics_handle());
+        let metrics_access =
+            web::Data::new(ops::MetricsAccess::new(settings.metrics_token.clone()));
         let commerce = CommerceConfig::from_settings(&settings);
         let webhook_secret =
             WebhookSecret::new(settings.webhook_secret.as_ref(), &settings.jwt_secret);
@@ -196,13 +198,14 @@ impl Application {
                 .wrap(from_fn(ops::track_requests))
                 .wrap(from_fn(ops::request_id_header))
                 .wrap(from_fn(ops::security_headers))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<telemetry::RedactedRootSpan>::new())
                 .app_data(db_data.clone())
                 .app_data(keys.clone())
                 .app_data(revocations.clone())
                 .app_data(throttle.clone())
                 .app_data(hasher.clone())
                 .app_data(metrics.clone())
+                .app_data(metrics_access.clone())
                 .app_data(orders.clone())
                 .app_data(commerce.clone())
                 .app_data(realtime.clone())

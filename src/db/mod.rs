@@ -13,6 +13,8 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use crate::private_fs;
+
 /// Migrations for each backend, compiled into the binary so a deployment is one file.
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -168,13 +170,20 @@ impl Db {
     pub fn connect(url: &str, options: &PoolOptions) -> Result<Self, DbError> {
         let backend = Backend::from_url(url)?;
         let backend_name = backend.name();
-        if let Backend::Sqlite(path) = &backend
-            && let Some(dir) = Path::new(path).parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                DbError::Config(format!("cannot create directory {}: {e}", dir.display()))
-            })?;
+        // The database holds every account, so its file is the owner's alone (SQLite's journal
+        // files take its rights), and a directory made for it is too.
+        if let Backend::Sqlite(path) = &backend {
+            let file = Path::new(path);
+            if let Some(dir) = file.parent()
+                && !dir.as_os_str().is_empty()
+                && !dir.exists()
+            {
+                private_fs::ensure_private_dir(dir).map_err(|e| {
+                    DbError::Config(format!("cannot create directory {}: {e}", dir.display()))
+                })?;
+            }
+            private_fs::ensure_private_file(file)
+                .map_err(|e| DbError::Config(format!("cannot make {path} private: {e}")))?;
         }
         // SQLite has one writer at a time; a handful of connections is plenty and keeps
         // lock waits short.

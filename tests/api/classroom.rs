@@ -107,10 +107,12 @@ pub async fn class_with(backend: Backend, overrides: &[(&str, &str)]) -> Class {
 }
 
 pub async fn connect(app: &TestApp, token: &str) -> Socket {
-    let url = format!(
-        "{}/ws?token={token}",
-        app.address.replace("http://", "ws://")
-    );
+    connect_to(&app.address.replace("http://", "ws://"), token).await
+}
+
+/// Opens `/ws` on the server at `ws_base` (`ws://host:port`) with `token`, past its `hello`.
+pub async fn connect_to(ws_base: &str, token: &str) -> Socket {
+    let url = format!("{ws_base}/ws?token={token}");
     let mut ws = tokio_tungstenite::connect_async(url)
         .await
         .expect("upgrade")

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod binary;
 mod catalog;
 mod classroom;
 mod cli;

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::backend_tests;
-use crate::helpers::{Backend, spawn_app};
+use crate::binary::Binary;
+use crate::classroom::connect_to;
+use crate::helpers::{Backend, assert_error, spawn_app, spawn_app_with};
 use lyceum::accounts::domain::Role;
 use reqwest::Method;
 
@@ -17,7 +19,94 @@ backend_tests!(
     index_page_is_served_and_links_the_spec,
     graceful_stop_refuses_new_connections,
     every_response_carries_the_security_headers,
+    metrics_need_the_token_once_one_is_set,
+    the_log_never_shows_a_token_and_the_data_is_private,
 );
+
+async fn metrics_need_the_token_once_one_is_set(backend: Backend) {
+    let open = spawn_app(backend.clone()).await;
+    let app = spawn_app_with(backend, &[("LYCEUM_METRICS_TOKEN", "a-long-scrape-token")]).await;
+    assert_error(app.get("/metrics", None).await, 401, "unauthorized").await;
+    assert_error(
+        app.get("/metrics", Some("a-long-scrape-tokeN")).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    let ok = app.get("/metrics", Some("a-long-scrape-token")).await;
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().contains("http_requests_total"));
+    // Without a token, a request a proxy forwarded is not local, even from loopback.
+    let proxied = open
+        .request(Method::GET, "/metrics")
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_error(proxied, 401, "unauthorized").await;
+    assert_eq!(open.get("/metrics", None).await.status(), 200);
+}
+
+/// The real binary at `info`: tokens in `/ws?token=` (a failed upgrade, a good one and a bad
+/// one) never reach its log, and what it keeps on disk is the owner's alone.
+async fn the_log_never_shows_a_token_and_the_data_is_private(backend: Backend) {
+    let sqlite = matches!(backend, Backend::Sqlite);
+    let app = spawn_app(backend).await;
+    let user = app.register("logged@example.org").await;
+    // As an earlier version left them: readable by everyone. The binary must tighten them.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open_to_all = |p: &std::path::Path, mode| {
+            if p.exists() {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+            }
+        };
+        open_to_all(&app.data_dir, 0o755);
+        open_to_all(&app.data_dir.join("lyceum.db"), 0o644);
+    }
+    let log_path = app.data_dir.join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Binary::start(&app, &[("LYCEUM_LOG", "debug,hnsw_rs=warn")], Some(&log)).await;
+    // A plain GET is a failed upgrade; a forged token is refused; the real one is accepted.
+    let plain = app
+        .client
+        .get(format!("{}/ws?token={}", server.address, user.access_token))
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.status().is_client_error());
+    let forged = "eyJhbGciOiJIUzI1NiJ9.forged-secret-value.c2ln";
+    let refused = tokio_tungstenite::connect_async(server.ws_url(&format!("/ws?token={forged}")));
+    let _ = refused.await;
+    let mut ws = connect_to(&server.ws_url(""), &user.access_token).await;
+    ws.close(None).await.unwrap();
+    drop(server);
+    let written = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        written.contains("/ws?token=REDACTED"),
+        "the requests are logged: {written}"
+    );
+    assert!(
+        !written.contains(&user.access_token),
+        "access token in the log"
+    );
+    assert!(
+        !written.contains("forged-secret-value"),
+        "forged token in the log"
+    );
+    if sqlite {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&app.data_dir), 0o700, "data dir");
+        for entry in std::fs::read_dir(&app.data_dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("lyceum.db") || name.contains("secret") {
+                assert_eq!(mode(&path), 0o600, "{name}");
+            }
+        }
+    }
+}
 
 async fn every_response_carries_the_security_headers(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -3,8 +3,6 @@
 //! `kill -9`), a server is started again on the same database, and the work must land exactly
 //! once; concurrent requests must not break the database-enforced limits.
 
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -20,6 +18,7 @@ use lyceum::db::schema::{
 };
 
 use crate::backend_tests;
+use crate::binary::Binary;
 use crate::commerce::{
     CARD_OK, WEBHOOK_SECRET, app, await_order, buy, checkout, confirm, owns, published_course,
     revenue, shop,
@@ -39,62 +38,23 @@ backend_tests!(
 /// The lease the crashed and the restarted server use, so a retry may take over quickly.
 const LEASE: (&str, &str) = ("LYCEUM_COMMERCE_LEASE_SECS", "1");
 
-/// Ports of this helper's range (18100–18199) for the binaries these tests run.
-fn next_port() -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(18120);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
 /// The real binary serving `app`'s database and data directory, armed to abort at `failpoint`.
-struct Doomed {
-    child: Child,
-    address: String,
-}
+struct Doomed(Binary);
 
 impl Doomed {
     async fn start(app: &TestApp, failpoint: &str) -> Self {
-        let port = next_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_lyceum"))
-            .env("DATABASE_URL", &app.database_url)
-            .env("LYCEUM_DATA_DIR", &app.data_dir)
-            .env("LYCEUM_BIND", format!("127.0.0.1:{port}"))
-            .env("LYCEUM_WORKERS", "1")
-            .env("LYCEUM_WEBHOOK_SECRET", WEBHOOK_SECRET)
-            .env(LEASE.0, LEASE.1)
-            .env("LYCEUM_FAILPOINT", failpoint)
-            .env("LYCEUM_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run lyceum");
-        let doomed = Self {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while app
-            .client
-            .get(format!("{}/healthz", doomed.address))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "lyceum never came up"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        doomed
+        let env = [
+            ("LYCEUM_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            LEASE,
+            ("LYCEUM_FAILPOINT", failpoint),
+        ];
+        Self(Binary::start(app, &env, None).await)
     }
 
     /// Sends a request that reaches the failpoint, and waits for the process to die there.
-    async fn crash_on(mut self, req: reqwest::RequestBuilder) {
+    async fn crash_on(self, req: reqwest::RequestBuilder) {
         let _ = req.send().await;
-        let status = actix_web::rt::task::spawn_blocking(move || self.child.wait())
-            .await
-            .unwrap()
-            .unwrap();
+        let status = self.0.wait().await;
         assert!(!status.success(), "lyceum should have aborted: {status}");
     }
 
@@ -106,15 +66,8 @@ impl Doomed {
         user: &TestUser,
     ) -> reqwest::RequestBuilder {
         app.client
-            .request(method, format!("{}{path}", self.address))
+            .request(method, format!("{}{path}", self.0.address))
             .bearer_auth(&user.access_token)
-    }
-}
-
-impl Drop for Doomed {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

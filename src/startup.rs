@@ -28,7 +28,7 @@ use crate::payments::dispatcher::Dispatcher;
 use crate::payments::sandbox::Sandbox;
 use crate::realtime::broker::InProcess;
 use crate::realtime::echo::{self, EchoLimit};
-use crate::realtime::room::{Registry, RoomDeps, RoomLimits};
+use crate::realtime::room::{DrainAll, Registry, RoomDeps, RoomLimits};
 use crate::realtime::session::Realtime;
 use crate::recommend::actor::{Recommender, RefitPolicy, refit};
 use crate::recommend::ingest::EventThrottle;
@@ -45,6 +45,42 @@ pub struct Application {
     db: Db,
     /// Background tasks (the sandbox's webhook dispatcher) stopped with the server.
     background: Vec<actix_web::rt::task::JoinHandle<()>>,
+    /// The realtime layer, whose sockets and rooms a shutdown closes and drains first.
+    realtime: web::Data<Realtime>,
+    /// Asks for the same stop a signal starts, and tells when it is done.
+    stopper: Stopper,
+}
+
+/// Stops a running [`Application`] as SIGTERM does (sockets closed with 1012, rooms drained,
+/// requests finished), from inside the process: tests and embedders use it.
+#[derive(Clone)]
+pub struct Stopper {
+    requested: Arc<Notify>,
+    stopped: tokio::sync::watch::Receiver<bool>,
+    done: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Stopper {
+    fn new() -> Self {
+        let (done, stopped) = tokio::sync::watch::channel(false);
+        Self {
+            requested: Arc::new(Notify::new()),
+            stopped,
+            done: Arc::new(done),
+        }
+    }
+
+    /// Starts the stop without waiting for it.
+    pub fn request(&self) {
+        self.requested.notify_one();
+    }
+
+    /// Starts the stop and waits until the server has stopped.
+    pub async fn stop(&self) {
+        self.request();
+        let mut stopped = self.stopped.clone();
+        let _ = stopped.wait_for(|s| *s).await;
+    }
 }
 
 /// Opens the pool for `settings` and applies pending migrations, off the async threads.
@@ -176,9 +212,11 @@ impl Application {
             rate: (settings.ws_burst, settings.ws_rate_per_sec),
             max_per_user: settings.ws_max_connections_per_user,
             per_user: Default::default(),
+            open: Default::default(),
             outbound_queue: settings.ws_outbound_queue,
             clock: clock.clone(),
         });
+        let realtime_handle = realtime.clone();
         let transcripts = web::Data::new(Transcripts::default());
         let recommendations = web::Data::new(start_recommender(&db, &settings, &clock).await?);
         let sandbox = web::Data::new(sandbox);
@@ -229,6 +267,9 @@ impl Application {
         .on_connect(crate::realtime::outlet::on_connect)
         .workers(workers)
         .shutdown_timeout(shutdown_secs)
+        // SIGTERM and SIGINT are ours (see `run_until_stopped`): sockets close before the
+        // server waits for its connections to end.
+        .disable_signals()
         .listen(listener)?
         .run();
 
@@ -237,6 +278,8 @@ impl Application {
             server,
             db,
             background,
+            realtime: realtime_handle,
+            stopper: Stopper::new(),
         })
     }
 
@@ -245,21 +288,45 @@ impl Application {
         self.port
     }
 
-    /// A handle to stop the server from elsewhere (tests, shutdown hooks).
+    /// A handle to stop the server from elsewhere (tests, shutdown hooks) as a signal would.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// The HTTP server's own handle: stopping through it skips closing sockets and draining
+    /// rooms, as a crash would (tests use it to play one).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
-    /// Serves until SIGINT/SIGTERM or [`ServerHandle::stop`]: stops accepting, lets in-flight
-    /// requests finish (up to the shutdown timeout), then closes the database pool.
+    /// Serves until SIGINT/SIGTERM or [`Stopper::stop`]. Then it stops accepting,
+    /// closes every WebSocket with 1012 (clients reconnect elsewhere or once it is back), cuts
+    /// off sockets whose clients stopped reading after [`SOCKET_GRACE`], drains the rooms'
+    /// pending steps (events, checkpoints, settlements), then lets in-flight requests finish
+    /// (up to the shutdown timeout) and closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             server,
             db,
             background,
+            realtime,
+            stopper,
             ..
         } = self;
-        let result = server.await;
+        let handle = server.handle();
+        let mut serving = actix_web::rt::spawn(server);
+        let result = tokio::select! {
+            served = &mut serving => served,
+            signal = stop_signal(&stopper.requested) => {
+                tracing::info!(signal, "stopping: closing sockets, draining rooms");
+                handle.pause().await;
+                let cut_off = realtime.close_all(SOCKET_GRACE).await;
+                let drained = tokio::time::timeout(ROOM_DRAIN, realtime.rooms.send(DrainAll)).await;
+                tracing::info!(cut_off, rooms = ?drained.map(|d| d.ok()), "sockets closed, rooms drained");
+                handle.stop(true).await;
+                serving.await
+            }
+        };
         for task in background {
             task.abort();
         }
@@ -269,7 +336,42 @@ impl Application {
             closed_connections = open,
             "server stopped; database pool closed"
         );
-        result
+        stopper.done.send_replace(true);
+        result.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// How long closed WebSockets get to end on their own before their sockets are cut off.
+const SOCKET_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+/// Longest a shutdown waits for the rooms' pending steps.
+const ROOM_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Resolves with the name of the first SIGTERM or SIGINT, or of a [`Stopper::stop`].
+async fn stop_signal(requested: &Notify) -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+                () = requested.notified() => "stop requested",
+            },
+            _ => {
+                requested.notified().await;
+                "stop requested"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "ctrl-c",
+            () = requested.notified() => "stop requested",
+        }
     }
 }
 

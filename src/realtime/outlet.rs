@@ -88,7 +88,7 @@ impl Connection {
 
     /// Shuts the socket down: the server's blocked writes fail and the connection is dropped.
     /// Harmless if the connection already ended (the duplicate keeps the socket valid).
-    fn cut_off(&self) {
+    pub fn cut_off(&self) {
         let shut = self
             .socket
             .as_ref()

@@ -212,6 +212,8 @@ enum Step {
     HoldExtension(i64),
     /// Move the running interval's checkpoint of a booking to a time.
     Checkpoint(String, chrono::DateTime<chrono::Utc>),
+    /// Tell a shutdown that every step queued before this one is done.
+    Drained(tokio::sync::oneshot::Sender<()>),
 }
 
 /// An event waiting to be published.
@@ -510,6 +512,10 @@ impl Room {
             Step::Publish(p) => self.start_publish(ctx, p),
             Step::Settle(ended_by) => self.start_settle(ctx, ended_by),
             Step::HoldExtension(minutes) => self.start_hold(ctx, minutes),
+            Step::Drained(done) => {
+                let _ = done.send(());
+                self.step_done(ctx);
+            }
             Step::Checkpoint(id, at) => {
                 let db = self.deps.db.clone();
                 let stored = async move {
@@ -998,6 +1004,53 @@ impl Handler<Retire> for Registry {
         if self.rooms.get(&msg.name) == Some(&msg.addr) {
             self.rooms.remove(&msg.name);
         }
+    }
+}
+
+/// Sent to a room at shutdown, once its connections are closed: the meter takes the parties'
+/// departure into account (a running interval is stopped and stored), and the answer comes when
+/// every step queued so far (events, checkpoints, settlements) is done.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Drain;
+
+impl Handler<Drain> for Room {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drain, ctx: &mut Context<Self>) -> Self::Result {
+        self.meter(ctx);
+        let (done, drained) = tokio::sync::oneshot::channel();
+        self.enqueue(ctx, Step::Drained(done));
+        Box::pin(async move {
+            let _ = drained.await;
+        })
+    }
+}
+
+/// Sent to the registry at shutdown: drains every room (see [`Drain`]) and answers how many.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct DrainAll;
+
+impl Handler<DrainAll> for Registry {
+    type Result = ResponseFuture<usize>;
+
+    fn handle(&mut self, _: DrainAll, _: &mut Context<Self>) -> Self::Result {
+        let rooms: Vec<Addr<Room>> = self
+            .rooms
+            .values()
+            .filter(|a| a.connected())
+            .cloned()
+            .collect();
+        // `send` queues at once, so the rooms drain side by side while we await each answer.
+        let asked: Vec<_> = rooms.iter().map(|r| r.send(Drain)).collect();
+        Box::pin(async move {
+            let mut drained = 0;
+            for answer in asked {
+                drained += usize::from(answer.await.is_ok());
+            }
+            drained
+        })
     }
 }
 

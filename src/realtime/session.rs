@@ -43,6 +43,9 @@ const REVOKED: u16 = 4003;
 const TOO_MANY_CONNECTIONS: u16 = 4008;
 /// Close code for "kept sending past the rate limit".
 const POLICY_VIOLATION: u16 = 1008;
+/// Close code for "the server is restarting" (RFC 6455 1012): reconnect, to this node once it
+/// is back or to another, and rejoin with `since`.
+const SERVICE_RESTART: u16 = 1012;
 /// Close code for "your outbound queue filled up": rejoin with `since` to recover.
 const SLOW_CONSUMER: u16 = 4009;
 /// Bytes of room frames written between two pauses of the mailbox (see `Handler<Outbound>`).
@@ -74,7 +77,21 @@ pub struct Realtime {
     pub clock: SharedClock,
     /// Open connections per user on this node.
     pub per_user: std::sync::Mutex<HashMap<String, usize>>,
+    /// Every open connection on this node, so a shutdown can close them all.
+    pub open: std::sync::Mutex<HashMap<u64, OpenConnection>>,
 }
+
+/// What a shutdown needs of one open connection: its session, to close it properly, and its
+/// socket, to cut it off if the session is stalled on a client that stopped reading.
+pub struct OpenConnection {
+    session: Recipient<Restart>,
+    conn: Arc<Connection>,
+}
+
+/// Asks a session to close with 1012 because the server is stopping.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Restart;
 
 impl Realtime {
     /// Counts a new connection of `user_id`; false when the user already has the maximum.
@@ -86,6 +103,37 @@ impl Realtime {
         }
         *n += 1;
         true
+    }
+
+    /// Closes every connection with 1012 and waits up to `grace` for them to go; sockets still
+    /// open then (their sessions are stalled on clients that stopped reading) are cut off.
+    /// Returns how many had to be cut off.
+    pub async fn close_all(&self, grace: Duration) -> usize {
+        let listed: Vec<Recipient<Restart>> = self
+            .open_connections()
+            .values()
+            .map(|c| c.session.clone())
+            .collect();
+        for session in listed {
+            session.do_send(Restart);
+        }
+        let deadline = Instant::now() + grace;
+        while !self.open_connections().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let stuck: Vec<Arc<Connection>> = self
+            .open_connections()
+            .values()
+            .map(|c| c.conn.clone())
+            .collect();
+        for conn in &stuck {
+            conn.cut_off();
+        }
+        stuck.len()
+    }
+
+    fn open_connections(&self) -> std::sync::MutexGuard<'_, HashMap<u64, OpenConnection>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Forgets one connection of `user_id`.
@@ -448,6 +496,11 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         metrics::gauge!("ws_connections").increment(1.0);
+        let open = OpenConnection {
+            session: ctx.address().recipient(),
+            conn: self.conn.clone(),
+        };
+        self.shared.open_connections().insert(self.id, open);
         if let Some(claims) = self.preauth.take() {
             self.signed_in(ctx, claims);
         }
@@ -478,6 +531,7 @@ impl Actor for Session {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         metrics::gauge!("ws_connections").decrement(1.0);
+        self.shared.open_connections().remove(&self.id);
         if let Some(user) = &self.user {
             self.shared.release(&user.id);
             self.shared.revocations.unlisten(&user.id, self.id);
@@ -505,6 +559,18 @@ impl Handler<Outbound> for Session {
             self.unflushed = 0;
             ctx.wait(tokio::task::yield_now().into_actor(self));
         }
+    }
+}
+
+impl Handler<Restart> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: Restart, ctx: &mut Self::Context) {
+        self.close(
+            ctx,
+            SERVICE_RESTART,
+            "server restarting: reconnect and rejoin with since",
+        );
     }
 }
 

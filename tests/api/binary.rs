@@ -63,6 +63,16 @@ impl Binary {
         binary
     }
 
+    /// Sends SIGTERM, as an init system or orchestrator stopping the service does.
+    pub fn terminate(&self) {
+        let pid = self.child.as_ref().expect("still running").id();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+    }
+
     /// `ws://127.0.0.1:<port><path>`.
     pub fn ws_url(&self, path: &str) -> String {
         format!("{}{path}", self.address.replacen("http", "ws", 1))

@@ -30,6 +30,7 @@ backend_tests!(
     unpaid_bookings_are_capped_even_when_concurrent,
     ending_without_billable_time_applies_the_cancellation_and_no_show_policy,
     parties_who_never_meet_are_settled_after_the_booked_end,
+    a_stop_mid_session_closes_the_sockets_and_stores_the_running_interval,
 );
 
 const CARD_OK: &str = "4242 4242 4242 4242";
@@ -613,7 +614,7 @@ async fn crashed_mid_session(backend: Backend) -> (Consult, String, Consult) {
     advance(&c.app, 100);
     checkpointed(&c.app, &id, 100).await;
     drop((learner, expert));
-    c.app.stop().await;
+    c.app.halt().await;
     let settings = [
         ("LYCEUM_ROOM_TICK_MS", "20"),
         ("LYCEUM_CONSULT_SWEEP_SECS", "1"),
@@ -628,6 +629,42 @@ async fn crashed_mid_session(backend: Backend) -> (Consult, String, Consult) {
         learner: c.learner.clone(),
     };
     (restarted, id, c)
+}
+
+/// A stop (as SIGTERM) while both parties are metered, 3 s after the last checkpoint: both get
+/// 1012, and the parties' departure at the stop is stored, so once the reconnect grace has run
+/// out the restarted room bills exactly 103 s (a crash would leave the 100 s checkpoint).
+async fn a_stop_mid_session_closes_the_sockets_and_stores_the_running_interval(backend: Backend) {
+    let c = consult(backend).await;
+    let id = confirmed(&c, slot(chrono::Duration::minutes(5)), 30).await;
+    let (mut learner, _) = joined(&c, &c.learner, &id).await;
+    let (mut expert, _) = joined(&c, &c.expert, &id).await;
+    event(&mut learner, "metering_started").await;
+    advance(&c.app, 100);
+    checkpointed(&c.app, &id, 100).await;
+    advance(&c.app, 3);
+    c.app.stop().await;
+    for ws in [&mut learner, &mut expert] {
+        assert_eq!(next_of(ws, "closed").await["code"], 1012);
+    }
+    let settings = [
+        ("LYCEUM_ROOM_TICK_MS", "20"),
+        ("LYCEUM_CONSULT_RECONNECT_GRACE_SECS", "60"),
+    ];
+    let clock = c.app.clock.clone();
+    let app =
+        crate::helpers::start_with_clock(&c.app.database_url, &c.app.data_dir, &settings, clock)
+            .await;
+    // Past the reconnect grace: billing stops where the parties left, which only the drained
+    // stop stored (a crash leaves the 100 s checkpoint).
+    advance(&app, 70);
+    let restarted = Consult {
+        app,
+        expert: c.expert.clone(),
+        learner: c.learner.clone(),
+    };
+    let (_learner, j) = joined(&restarted, &restarted.learner, &id).await;
+    assert_eq!(j["state"]["billable_s"], 103, "{j}");
 }
 
 /// Waits until the running interval of booking `id` is checkpointed `secs` after its start.

@@ -12,7 +12,7 @@ use lyceum::accounts::service::{self, NewAccount};
 use lyceum::clock::ManualClock;
 use lyceum::config::Settings;
 use lyceum::db::{Db, PoolOptions};
-use lyceum::startup::Application;
+use lyceum::startup::{Application, Stopper};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
@@ -84,7 +84,10 @@ pub struct TestApp {
     pub data_dir: std::path::PathBuf,
     /// The server's consultation clock; tests move it instead of sleeping.
     pub clock: Arc<ManualClock>,
+    /// Stops abruptly ([`TestApp::halt`]).
     handle: ServerHandle,
+    /// Stops as SIGTERM does ([`TestApp::stop`]).
+    stopper: Stopper,
     _dir: Option<tempfile::TempDir>,
     pg_cleanup: Option<(String, String)>,
 }
@@ -166,7 +169,7 @@ pub async fn start_with_clock(
         .await
         .expect("server builds");
     let port = app.port();
-    let handle = app.handle();
+    let (handle, stopper) = (app.handle(), app.stopper());
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://{host}:{port}"),
@@ -178,6 +181,7 @@ pub async fn start_with_clock(
         data_dir: data_dir.to_owned(),
         clock,
         handle,
+        stopper,
         _dir: None,
         pg_cleanup: None,
     }
@@ -318,9 +322,14 @@ impl TestApp {
         .expect("connect")
     }
 
-    /// Stops the server gracefully and waits until it has stopped.
+    /// Stops the server as SIGTERM does and waits until it has stopped.
     pub async fn stop(&self) {
-        self.handle.stop(true).await;
+        self.stopper.stop().await;
+    }
+
+    /// Stops the server abruptly, as a crash would: no sockets closed, no rooms drained.
+    pub async fn halt(&self) {
+        self.handle.stop(false).await;
     }
 }
 

@@ -2,11 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use std::time::Duration;
+
+use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::binary::Binary;
-use crate::classroom::connect_to;
+use crate::classroom::{class, connect_to, join, next_of, send};
 use crate::helpers::{Backend, assert_error, spawn_app, spawn_app_with};
 use lyceum::accounts::domain::Role;
 use reqwest::Method;
@@ -21,7 +23,51 @@ backend_tests!(
     every_response_carries_the_security_headers,
     metrics_need_the_token_once_one_is_set,
     the_log_never_shows_a_token_and_the_data_is_private,
+    sigterm_closes_sockets_with_1012_and_exits_without_waiting_out_the_timeout,
 );
+
+/// SIGTERM to the real binary with a client in a room: the client gets a 1012 close frame (not
+/// a dropped connection), new connections are refused, the process exits cleanly long before
+/// its (deliberately long) shutdown timeout, and what the room acknowledged is kept.
+async fn sigterm_closes_sockets_with_1012_and_exits_without_waiting_out_the_timeout(
+    backend: Backend,
+) {
+    let c = class(backend).await;
+    let server = Binary::start(&c.app, &[("LYCEUM_SHUTDOWN_TIMEOUT_SECS", "120")], None).await;
+    let mut ws = connect_to(&server.ws_url(""), &c.teacher.access_token).await;
+    join(&mut ws, &c.room(), None).await;
+    send(
+        &mut ws,
+        json!({"type": "chat", "room": c.room(), "text": "last words"}),
+    )
+    .await;
+    next_of(&mut ws, "event").await;
+    let address = server.address.clone();
+    let stopping = std::time::Instant::now();
+    server.terminate();
+    let closed = next_of(&mut ws, "closed").await;
+    assert_eq!(closed["code"], 1012, "{closed}");
+    let status = tokio::time::timeout(Duration::from_secs(60), server.wait())
+        .await
+        .expect("exited without waiting out the 120 s shutdown timeout");
+    assert!(status.success(), "clean exit: {status}");
+    eprintln!("SIGTERM to exit with a room open: {:?}", stopping.elapsed());
+    assert!(reqwest::get(format!("{address}/healthz")).await.is_err());
+    let transcript: Value = c
+        .app
+        .get(
+            &format!("/api/v1/live-sessions/{}/transcript", c.live),
+            Some(&c.teacher.access_token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        transcript.to_string().contains("last words"),
+        "{transcript}"
+    );
+}
 
 async fn metrics_need_the_token_once_one_is_set(backend: Backend) {
     let open = spawn_app(backend.clone()).await;

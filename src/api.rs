@@ -54,6 +54,7 @@ route_table! {
     get "/api/v1/me" => crate::accounts::routes::me,
     get "/api/v1/admin/users" => crate::accounts::routes::list_users,
     put "/api/v1/admin/users/{id}/role" => crate::accounts::routes::change_role,
+    put "/api/v1/admin/users/{id}/disabled" => crate::accounts::routes::set_disabled,
     get "/api/v1/courses" => crate::catalog::routes::browse,
     post "/api/v1/courses" => crate::catalog::routes::create_course,
     get "/api/v1/courses/{id}" => crate::catalog::routes::course_detail,

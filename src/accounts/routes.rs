@@ -264,6 +264,45 @@ pub struct RoleChange {
     pub role: String,
 }
 
+/// `PUT /admin/users/{id}/disabled` body, and its answer.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountAccess {
+    /// True to disable the account (every session ends, sockets close, sign-in is refused);
+    /// false to let it sign in again.
+    pub disabled: bool,
+}
+
+/// Disables or enables an account (admins only). Idempotent. Admins must be demoted first.
+#[utoipa::path(put, path = "/api/v1/admin/users/{id}/disabled", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    request_body = AccountAccess,
+    responses(
+        (status = 200, description = "The account's access now", body = AccountAccess),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "The account is an admin's", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn set_disabled(
+    db: web::Data<Db>,
+    revocations: web::Data<Revocations>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<AccountAccess>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin])?;
+    let (target, disabled, by) = (path.into_inner(), body.disabled, user.id.clone());
+    let log_target = target.clone();
+    let disabled = db
+        .run(move |c| service::set_disabled(c, &by, &target, disabled))
+        .await?;
+    revocations.nudge();
+    tracing::info!(target = %log_target, disabled, "account access changed");
+    Ok(HttpResponse::Ok().json(AccountAccess { disabled }))
+}
+
 /// Changes a user's role (admins only). The last admin cannot be demoted.
 #[utoipa::path(put, path = "/api/v1/admin/users/{id}/role", tag = "admin",
     security(("bearer" = [])),

@@ -48,6 +48,9 @@ pub enum AccountError {
     /// The change would leave the platform without an administrator.
     #[error("cannot remove the last admin")]
     LastAdmin,
+    /// Admins are demoted before they are disabled.
+    #[error("an admin cannot be disabled; change the role first")]
+    AdminNotDisabled,
     /// The data layer failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -75,7 +78,9 @@ impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Invalid(m) => ApiError::Validation(m),
-            AccountError::EmailTaken | AccountError::LastAdmin => ApiError::Conflict(e.to_string()),
+            AccountError::EmailTaken | AccountError::LastAdmin | AccountError::AdminNotDisabled => {
+                ApiError::Conflict(e.to_string())
+            }
             AccountError::InvalidCredentials | AccountError::InvalidRefreshToken => {
                 ApiError::Unauthorized(e.to_string())
             }
@@ -415,6 +420,28 @@ pub fn change_role(
         revocation::record(conn, &Revocation::Role { user, role })?;
         get_user(conn, user_id)
     })
+}
+
+/// Disables (`true`) or enables an account, by administrator `by`; answers whether it is
+/// disabled now. Disabling ends every session and, through the revocation log, closes the
+/// account's sockets on every node. An admin must be demoted first (where the database keeps
+/// the last admin), so disabling can never lock the platform out of administration.
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    by: &str,
+    user_id: &str,
+    disabled: bool,
+) -> Result<bool, AccountError> {
+    let target = get_user(conn, user_id)?;
+    if disabled {
+        if target.role == Role::Admin {
+            return Err(AccountError::AdminNotDisabled);
+        }
+        revocation::disable(conn, by, user_id)?;
+    } else {
+        revocation::enable(conn, user_id)?;
+    }
+    Ok(disabled)
 }
 
 /// A page of users for administrators.

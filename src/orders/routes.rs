@@ -17,6 +17,7 @@ use super::actor::{Command, OrderActor};
 use super::coupons::{self, CouponView, NewCoupon};
 use super::domain;
 use super::service::{self, CheckoutRequest, OrderView, RefundRequest};
+use crate::accounts::revocation::Revocations;
 use crate::accounts::{AuthUser, Role};
 use crate::db::Db;
 use crate::error::{ApiError, ErrorBody};
@@ -141,6 +142,7 @@ pub async fn cancel(
     ))]
 pub async fn refund(
     orders: web::Data<Addr<OrderActor>>,
+    revocations: web::Data<Revocations>,
     user: AuthUser,
     path: web::Path<String>,
     body: web::Json<RefundRequest>,
@@ -154,6 +156,9 @@ pub async fn refund(
         }),
     )
     .await?;
+    // A full refund logged the lost entitlement: this node's sockets learn it now, not at
+    // the next poll.
+    revocations.nudge();
     Ok(HttpResponse::Ok().json(order))
 }
 

@@ -6,8 +6,6 @@
 use std::time::{Duration, Instant};
 
 use lyceum::accounts::Role;
-use lyceum::accounts::revocation;
-use lyceum::db::DbError;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -20,7 +18,60 @@ backend_tests!(
     re_authentication_keeps_the_socket_open_past_expiry,
     logout_demotion_and_disabling_close_sockets_and_refuse_tokens,
     a_logout_on_one_node_closes_the_socket_on_another,
+    a_refund_removes_the_buyer_from_the_class_room_at_once,
 );
+
+/// A buyer in a paid course's live room is refunded in full: within a second the room drops
+/// them (an error says why), chat is refused, and joining again is refused.
+async fn a_refund_removes_the_buyer_from_the_class_room_at_once(backend: Backend) {
+    let app = crate::commerce::app(backend, &[]).await;
+    let s = crate::commerce::shop(&app, 900).await;
+    let order = crate::commerce::buy(&app, &s.learner, &s.course).await;
+    let live: Value = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/courses/{}/live-sessions", s.course),
+            Some(&s.instructor.access_token),
+            Some(json!({"title": "Paid class", "starts_at": "2030-01-01T10:00:00Z"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let room = format!("class:{}", live["id"].as_str().unwrap());
+    let mut ws = connect(&app, &s.learner.access_token).await;
+    crate::classroom::join(&mut ws, &room, None).await;
+    let refunded = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/orders/{}/refund", order["id"].as_str().unwrap()),
+            Some(&s.learner.access_token),
+            Some(json!({"reason": "changed my mind"})),
+        )
+        .await;
+    assert_eq!(refunded.status(), 200);
+    let removed = tokio::time::timeout(Duration::from_secs(1), answer(&mut ws))
+        .await
+        .expect("removed from the room within a second");
+    assert_eq!(removed["code"], "forbidden", "{removed}");
+    assert!(
+        removed["message"].as_str().unwrap().contains(&room),
+        "{removed}"
+    );
+    send(
+        &mut ws,
+        json!({"type": "chat", "room": room, "text": "still here?", "ref": "c"}),
+    )
+    .await;
+    assert_eq!(answer(&mut ws).await["type"], "error");
+    send(&mut ws, json!({"type": "join", "room": room, "ref": "j"})).await;
+    let again = answer(&mut ws).await;
+    assert_eq!(
+        (again["type"].as_str(), again["code"].as_str()),
+        (Some("error"), Some("forbidden")),
+        "{again}"
+    );
+}
 
 /// The code of the close frame the server ends `ws` with, skipping other frames.
 async fn closed_with(ws: &mut Socket) -> u16 {
@@ -166,15 +217,30 @@ async fn logout_demotion_and_disabling_close_sockets_and_refuse_tokens(backend: 
         .await;
     assert_eq!(resp.status(), 401);
 
-    // A disabled account: sockets closed, tokens and logins refused.
+    // A disabled account: sockets closed, tokens and logins refused; enabled, it signs in.
     let mut ws = connect(&app, &second_token).await;
-    let (db, id) = (app.db().await, user.id.clone());
-    let boss_id = boss.id.clone();
-    let disabled = db
-        .run(move |c| revocation::disable(c, &boss_id, &id).map_err(DbError::from))
-        .await
-        .unwrap();
-    assert!(disabled);
+    let access = |id: &str, who: &str, disabled: bool| {
+        let (app, path, who) = (
+            &app,
+            format!("/api/v1/admin/users/{id}/disabled"),
+            who.to_owned(),
+        );
+        async move {
+            app.send(
+                Method::PUT,
+                &path,
+                Some(&who),
+                Some(json!({"disabled": disabled})),
+            )
+            .await
+        }
+    };
+    let resp = access(&user.id, &boss.access_token, true).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"disabled": true})
+    );
     assert_eq!(closed_with(&mut ws).await, 4003);
     assert_eq!(closed_with(&mut kept).await, 4003);
     assert_eq!(me(&app, &second_token).await, 401);
@@ -182,6 +248,38 @@ async fn logout_demotion_and_disabling_close_sockets_and_refuse_tokens(backend: 
         .login("leaver@example.org", crate::helpers::PASSWORD)
         .await;
     assert_eq!(resp.status(), 403);
+    assert_eq!(
+        access(&user.id, &boss.access_token, true).await.status(),
+        200,
+        "idempotent"
+    );
+    // Only admins change access; admins are demoted first; unknown users are 404.
+    let learner = app.register("bystander@example.org").await;
+    assert_eq!(
+        access(&user.id, &learner.access_token, false)
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        access(&boss.id, &boss.access_token, true).await.status(),
+        409
+    );
+    assert_eq!(
+        access("no-such-user", &boss.access_token, true)
+            .await
+            .status(),
+        404
+    );
+    let resp = access(&user.id, &boss.access_token, false).await;
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"disabled": false})
+    );
+    let resp = app
+        .login("leaver@example.org", crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(resp.status(), 200);
 }
 
 async fn a_logout_on_one_node_closes_the_socket_on_another(backend: Backend) {

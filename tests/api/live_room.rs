@@ -27,6 +27,7 @@ backend_tests!(
     idle_rooms_retire_and_come_back,
     commands_arrive_in_fragments_and_oversized_ones_close_1009,
     kicked_learners_lose_the_transcript_and_times_carry_an_offset,
+    questions_boards_and_transcript_pages_are_bounded,
 );
 
 /// Sends a command and returns its answer (`ack` or `error` with the same `ref`), skipping
@@ -846,4 +847,63 @@ async fn kicked_learners_lose_the_transcript_and_times_carry_an_offset(backend: 
     .await;
     let ok = c.app.get(&path, Some(&c.teacher.access_token)).await;
     assert_eq!(ok.status(), 200);
+}
+
+async fn questions_boards_and_transcript_pages_are_bounded(backend: Backend) {
+    let limits = [
+        ("LYCEUM_CLASS_OPEN_QUESTIONS_PER_USER", "2"),
+        ("LYCEUM_CLASS_OPEN_QUESTIONS", "3"),
+        ("LYCEUM_CLASS_BOARD_SIZE", "2"),
+    ];
+    let c = class_with(backend, &limits).await;
+    let room = c.room();
+    let other = c.enrolled("other@example.org").await;
+    let (mut teacher, _) = member(&c, &c.teacher.access_token).await;
+    let (mut asker, _) = member(&c, &c.learner.access_token).await;
+    let (mut peer, _) = member(&c, &other.access_token).await;
+    let ask = |text: &str| json!({"type": "ask", "room": room, "text": text});
+
+    let first = command(&mut asker, ask("one")).await;
+    assert_eq!(first["type"], "ack", "{first}");
+    assert_eq!(command(&mut asker, ask("two")).await["type"], "ack");
+    let over = command(&mut asker, ask("three")).await;
+    assert_eq!(
+        over["code"], "limit_reached",
+        "two open questions each: {over}"
+    );
+    assert_eq!(command(&mut peer, ask("peer")).await["type"], "ack");
+    let full = command(&mut peer, ask("peer again")).await;
+    assert_eq!(
+        full["code"], "limit_reached",
+        "three open in the room: {full}"
+    );
+
+    // An answer frees the asker's quota and the room's.
+    let q = first["seq"].as_i64().unwrap();
+    let answer = json!({"type": "answer", "room": room, "question": q, "text": "Done."});
+    assert_eq!(command(&mut teacher, answer).await["type"], "ack");
+    assert_eq!(command(&mut asker, ask("three")).await["type"], "ack");
+
+    // A newcomer's snapshot holds the top of the board and the count of all of it.
+    let late = c.enrolled("late@example.org").await;
+    let (_late, joined) = member(&c, &late.access_token).await;
+    let state = &joined["state"];
+    assert_eq!(state["questions"].as_array().unwrap().len(), 2, "{state}");
+    assert_eq!(state["questions_count"], 4);
+
+    // A transcript page holds at most `limit` items, questions and messages together.
+    let say = json!({"type": "chat", "room": room, "text": "hello"});
+    assert_eq!(command(&mut peer, say).await["type"], "ack");
+    let path = format!("/api/v1/live-sessions/{}/transcript?limit=2", c.live);
+    let page: Value = c
+        .app
+        .get(&path, Some(&other.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items =
+        page["messages"].as_array().unwrap().len() + page["questions"].as_array().unwrap().len();
+    assert_eq!(items, 2, "{page}");
+    assert!(page["next_after"].is_i64(), "more pages follow: {page}");
 }

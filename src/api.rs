@@ -258,3 +258,80 @@ pub fn extractor_config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
         .app_data(error::query_config())
         .app_data(error::path_config());
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use utoipa::OpenApi;
+
+    use super::ApiDoc;
+    use crate::accounts::domain::{DisplayName, Password};
+    use crate::catalog::domain::{
+        Category, CourseTitle, Description, DurationSecs, LessonBody, LessonTitle, RejectionReason,
+        ReviewText, Tags, WebUrl,
+    };
+    use crate::consultations::{availability, experts, questions};
+    use crate::recommend::ingest;
+
+    /// The limits the spec declares are the ones the validators enforce: a constant changed in
+    /// one place and not the other fails here, before a client meets the difference.
+    #[test]
+    fn declared_limits_are_the_enforced_ones() {
+        let spec = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let field = |schema: &str, name: &str, key: &str| -> Value {
+            spec["components"]["schemas"][schema]["properties"][name][key].clone()
+        };
+        let max_len = [
+            ("RegisterRequest", "password", Password::MAX_CHARS),
+            ("RegisterRequest", "display_name", DisplayName::MAX_CHARS),
+            ("CreateCourseRequest", "title", CourseTitle::MAX_CHARS),
+            ("UpdateCourseRequest", "title", CourseTitle::MAX_CHARS),
+            ("CreateCourseRequest", "description", Description::MAX_CHARS),
+            ("CreateCourseRequest", "category", Category::MAX_CHARS),
+            ("CreateCourseRequest", "cover_image_url", WebUrl::MAX_CHARS),
+            ("CreateLessonRequest", "title", LessonTitle::MAX_CHARS),
+            ("CreateLessonRequest", "body", LessonBody::MAX_CHARS),
+            ("UpdateLessonRequest", "media_url", WebUrl::MAX_CHARS),
+            ("RejectRequest", "reason", RejectionReason::MAX_CHARS),
+            ("ReviewRequest", "text", ReviewText::MAX_CHARS),
+            ("ProfileRequest", "headline", experts::Headline::MAX_CHARS),
+            ("ProfileRequest", "bio", experts::Bio::MAX_CHARS),
+            ("AskRequest", "title", questions::MAX_TITLE_CHARS),
+            ("AskRequest", "body", questions::MAX_BODY_CHARS),
+            ("AnswerRequest", "answer", questions::MAX_ANSWER_CHARS),
+        ];
+        for (schema, name, max) in max_len {
+            assert_eq!(field(schema, name, "maxLength"), max, "{schema}.{name}");
+        }
+        assert_eq!(
+            field("RegisterRequest", "password", "minLength"),
+            Password::MIN_CHARS
+        );
+        let max_items = [
+            ("CreateCourseRequest", "tags", Tags::MAX_COUNT),
+            ("ProfileRequest", "languages", experts::Languages::MAX_COUNT),
+            ("ScheduleRequest", "windows", availability::MAX_WINDOWS),
+            ("EventBatch", "events", ingest::MAX_BATCH),
+        ];
+        for (schema, name, max) in max_items {
+            assert_eq!(field(schema, name, "maxItems"), max, "{schema}.{name}");
+        }
+        let maximum = [
+            ("CreateLessonRequest", "duration_secs", DurationSecs::MAX),
+            (
+                "ProfileRequest",
+                "rate_per_minute_minor",
+                experts::MAX_RATE_MINOR,
+            ),
+            ("PriceRequest", "price_minor", questions::MAX_PRICE_MINOR),
+            ("BookingRequest", "minutes", experts::MAX_BOOKING_MINUTES),
+        ];
+        for (schema, name, max) in maximum {
+            assert_eq!(field(schema, name, "maximum"), max, "{schema}.{name}");
+        }
+        assert_eq!(
+            field("RoleChange", "role", "$ref"),
+            "#/components/schemas/Role"
+        );
+    }
+}

@@ -15,8 +15,10 @@ pub const MAX_LIMIT: i64 = 200;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Items to skip, 0 or more (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -22,10 +22,13 @@ use crate::pagination::{Page, PageQuery};
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Login address; must be unique.
+    #[schema(format = Email, max_length = 254, format = Email, max_length = 254)]
     pub email: String,
     /// At least 10 characters.
+    #[schema(min_length = 10, max_length = 1024, min_length = 10, max_length = 1024)]
     pub password: String,
     /// 1–64 characters, shown to others.
+    #[schema(min_length = 1, max_length = 64, min_length = 1, max_length = 64)]
     pub display_name: String,
 }
 
@@ -261,6 +264,7 @@ pub async fn list_users(
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
     /// `learner`, `instructor` or `admin`.
+    #[schema(value_type = Role, value_type = Role)]
     pub role: String,
 }
 

@@ -41,14 +41,19 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
 #[serde(deny_unknown_fields)]
 pub struct CreateCourseRequest {
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// Up to 20 000 characters (default empty).
+    #[schema(max_length = 20000)]
     pub description: Option<String>,
     /// Slug such as `programming` (lower-cased, spaces become hyphens).
+    #[schema(min_length = 1, max_length = 50)]
     pub category: String,
     /// At most 10 tags of at most 30 characters, normalised like categories.
+    #[schema(max_items = 10)]
     pub tags: Option<Vec<String>>,
     /// http(s) URL.
+    #[schema(max_length = 2000)]
     pub cover_image_url: Option<String>,
     /// Price; `amount_minor` 0 makes the course free.
     pub price: MoneyView,
@@ -63,16 +68,20 @@ pub struct CreateCourseRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateCourseRequest {
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
     /// Up to 20 000 characters.
+    #[schema(max_length = 20000)]
     pub description: Option<String>,
     /// Category slug.
+    #[schema(min_length = 1, max_length = 50)]
     pub category: Option<String>,
     /// Replaces all tags.
+    #[schema(max_items = 10)]
     pub tags: Option<Vec<String>>,
     /// http(s) URL, or null to remove.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub cover_image_url: Option<Option<String>>,
     /// New price.
     pub price: Option<MoneyView>,
@@ -87,12 +96,16 @@ pub struct UpdateCourseRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateLessonRequest {
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// Text content; a lesson needs a body or a media URL.
+    #[schema(min_length = 1, max_length = 100000)]
     pub body: Option<String>,
     /// http(s) URL of a video or other media.
+    #[schema(max_length = 2000)]
     pub media_url: Option<String>,
     /// Length in seconds, 0–86 400 (default 0).
+    #[schema(minimum = 0, maximum = 86400)]
     pub duration_secs: Option<i64>,
     /// Readable by everyone (default false).
     pub free_preview: Option<bool>,
@@ -103,16 +116,18 @@ pub struct CreateLessonRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateLessonRequest {
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
     /// Text content, or null to remove.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100000)]
     pub body: Option<Option<String>>,
     /// Media URL, or null to remove.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub media_url: Option<Option<String>>,
     /// Length in seconds.
+    #[schema(minimum = 0, maximum = 86400)]
     pub duration_secs: Option<i64>,
     /// Readable by everyone.
     pub free_preview: Option<bool>,
@@ -131,6 +146,7 @@ pub struct ReorderRequest {
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
     /// Why; shown to the instructor. 1–2 000 characters.
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
@@ -139,8 +155,10 @@ pub struct RejectRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
     /// 1–5 stars.
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: i64,
     /// Optional text, up to 5 000 characters.
+    #[schema(min_length = 1, max_length = 5000)]
     pub text: Option<String>,
 }
 

@@ -205,6 +205,7 @@ pub fn go_live(conn: &mut DbConnection, id: &str) -> Result<(), ClassError> {
 #[serde(deny_unknown_fields)]
 pub struct ScheduleRequest {
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// Planned start.
     pub starts_at: DateTime<Utc>,

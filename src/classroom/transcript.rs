@@ -41,6 +41,7 @@ pub struct TranscriptQuery {
     /// Only messages and questions with an id after this seq (`next_after` of the last page).
     pub after: Option<i64>,
     /// Messages and questions per page together, 1–1000 (default 500).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 

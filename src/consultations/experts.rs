@@ -1076,20 +1076,27 @@ pub fn bookable(
 #[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
     /// 1–120 characters, one line.
+    #[schema(min_length = 1, max_length = 120)]
     pub headline: String,
     /// Up to 4 000 characters (default empty).
+    #[schema(max_length = 4000)]
     pub bio: Option<String>,
     /// At most 10 tags of at most 30 characters, normalised like course tags (default none).
+    #[schema(max_items = 10)]
     pub tags: Option<Vec<String>>,
     /// 1–5 ISO 639-1 codes such as `en`.
+    #[schema(min_items = 1, max_items = 5)]
     pub languages: Vec<String>,
     /// Price per minute in minor units of `currency`, 1–1 000 000.
+    #[schema(minimum = 1, maximum = 1000000)]
     pub rate_per_minute_minor: i64,
     /// ISO 4217 code.
     pub currency: String,
     /// Shortest booking in minutes: a multiple of 5, at least 5.
+    #[schema(minimum = 5, maximum = 240, multiple_of = 5)]
     pub min_minutes: i64,
     /// Longest booking in minutes: a multiple of 5, at least `min_minutes`, at most 240.
+    #[schema(minimum = 5, maximum = 240, multiple_of = 5)]
     pub max_minutes: i64,
     /// IANA time zone the weekly windows are read in, e.g. `Europe/Berlin`.
     pub time_zone: String,
@@ -1102,10 +1109,13 @@ pub struct ProfileRequest {
 #[serde(deny_unknown_fields)]
 pub struct WindowView {
     /// `mon`, `tue`, `wed`, `thu`, `fri`, `sat` or `sun`.
+    #[schema(pattern = "^(mon|tue|wed|thu|fri|sat|sun)$")]
     pub weekday: String,
     /// Local start, `HH:MM` on a 5-minute boundary.
+    #[schema(pattern = "^[0-9]{2}:[0-9]{2}$")]
     pub start: String,
     /// Local end, `HH:MM` after `start`; `24:00` is midnight at the end of the day.
+    #[schema(pattern = "^[0-9]{2}:[0-9]{2}$")]
     pub end: String,
 }
 
@@ -1125,6 +1135,7 @@ impl From<&WeeklyWindow> for WindowView {
 pub struct ScheduleRequest {
     /// Every weekly window (at most 50); windows on one day must not overlap. Replaces the old
     /// ones.
+    #[schema(max_items = 50)]
     pub windows: Vec<WindowView>,
 }
 
@@ -1133,6 +1144,7 @@ pub struct ScheduleRequest {
 #[serde(deny_unknown_fields)]
 pub struct BlockDayRequest {
     /// Local date `YYYY-MM-DD` in the expert's time zone, from today up to two years ahead.
+    #[schema(format = Date)]
     pub date: String,
 }
 

@@ -59,8 +59,10 @@ fn text(raw: &str, what: &str, max: usize) -> Result<String, OrderError> {
 #[serde(deny_unknown_fields)]
 pub struct AskRequest {
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// 1–4 000 characters.
+    #[schema(min_length = 1, max_length = 4000)]
     pub body: String,
     /// Whether others may unlock the answer (default true).
     pub public: Option<bool>,
@@ -93,6 +95,7 @@ impl Draft {
 #[serde(deny_unknown_fields)]
 pub struct AnswerRequest {
     /// 1–8 000 characters.
+    #[schema(min_length = 1, max_length = 8000)]
     pub answer: String,
 }
 
@@ -108,6 +111,7 @@ impl AnswerRequest {
 #[serde(deny_unknown_fields)]
 pub struct PriceRequest {
     /// Minor units of the profile's currency, 1–1 000 000; `null` or 0 stops paid questions.
+    #[schema(minimum = 0, maximum = 1000000)]
     pub price_minor: Option<i64>,
 }
 

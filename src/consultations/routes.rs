@@ -22,9 +22,10 @@ use crate::orders::service::OrderError;
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
     /// Start (RFC 3339), on a 5-minute boundary, inside the expert's availability.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
     pub starts_at: DateTime<Utc>,
     /// Length: a multiple of 5 between the expert's minimum and maximum.
+    #[schema(minimum = 1, maximum = 240)]
     pub minutes: i64,
 }
 

@@ -17,9 +17,18 @@ use crate::money::{Currency, Money, MoneyView};
 #[serde(deny_unknown_fields)]
 pub struct NewCoupon {
     /// 3–32 characters of A–Z, 0–9, `-` and `_` (stored upper-cased).
+    #[schema(
+        min_length = 3,
+        max_length = 32,
+        pattern = "^\\s*[A-Za-z0-9_-]{3,32}\\s*$",
+        min_length = 3,
+        max_length = 32,
+        pattern = "^\\s*[A-Za-z0-9_-]{3,32}\\s*$"
+    )]
     pub code: String,
     /// Percentage off in basis points, 1–10000 (2500 = 25%).
     #[serde(default)]
+    #[schema(maximum = 10000, maximum = 10000)]
     pub percent_off_bps: Option<u32>,
     /// A fixed amount off.
     #[serde(default)]

@@ -1037,8 +1037,10 @@ pub struct RefundRequest {
     /// Amount to give back; omitted means everything that remains. Learners may only ask for
     /// a full refund.
     #[serde(default)]
+    #[schema(minimum = 1, minimum = 1)]
     pub amount_minor: Option<i64>,
     /// Why (1–500 characters).
+    #[schema(min_length = 1, max_length = 500, min_length = 1, max_length = 500)]
     pub reason: String,
 }
 

@@ -35,6 +35,7 @@ pub const MAX_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 #[serde(deny_unknown_fields)]
 pub struct EventBatch {
     /// 1 to 50 events.
+    #[schema(min_items = 1, max_items = 50, min_items = 1, max_items = 50)]
     pub events: Vec<ClientEvent>,
 }
 

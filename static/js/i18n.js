@@ -52,6 +52,17 @@ const STRINGS = {
   },
 };
 
+/**
+ * Adds a page's own strings (`{en: {...}, zh: {...}}`), so each page module keeps its words next
+ * to its code. Both languages must carry the same keys; a missing one is reported at once.
+ */
+export function addStrings(dict) {
+  for (const code of Object.keys(STRINGS)) Object.assign(STRINGS[code], dict[code]);
+  const missing = Object.keys(dict.en).filter((k) => !(k in (dict.zh ?? {})))
+    .concat(Object.keys(dict.zh ?? {}).filter((k) => !(k in dict.en)));
+  if (missing.length) console.error(`i18n: keys without both languages: ${missing.join(', ')}`);
+}
+
 let lang = localStorage.getItem('lyceum.lang') || (navigator.language.startsWith('zh') ? 'zh' : 'en');
 
 /** The current language code. */

@@ -25,6 +25,7 @@ backend_tests!(
     authentication_by_token_or_first_frame,
     commands_beyond_the_budget_are_rate_limited,
     connections_per_user_are_capped,
+    a_draft_courses_sessions_are_hidden_like_the_course,
 );
 
 /// A published course with an instructor, an enrolled learner, an outsider and one scheduled
@@ -533,4 +534,58 @@ async fn connections_per_user_are_capped(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+async fn a_draft_courses_sessions_are_hidden_like_the_course(backend: Backend) {
+    let c = class(backend).await;
+    let draft: Value = c
+        .app
+        .send(
+            Method::POST,
+            "/api/v1/courses",
+            Some(&c.teacher.access_token),
+            Some(course_body("Unreleased", 0)),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!(
+        "/api/v1/courses/{}/live-sessions",
+        draft["id"].as_str().unwrap()
+    );
+    let body = json!({"title": "Preview night", "starts_at": "2030-01-01T10:00:00Z"});
+    let resp = c
+        .app
+        .send(
+            Method::POST,
+            &path,
+            Some(&c.teacher.access_token),
+            Some(body),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    for token in [None, Some(c.learner.access_token.as_str())] {
+        assert_error(c.app.get(&path, token).await, 404, "not_found").await;
+    }
+    let own: Value = c
+        .app
+        .get(&path, Some(&c.teacher.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own.as_array().map(Vec::len), Some(1), "{own}");
+    let public: Value = c
+        .app
+        .get(&format!("/api/v1/courses/{}/live-sessions", c.course), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        public.as_array().map(Vec::len),
+        Some(1),
+        "published sessions stay listed"
+    );
 }

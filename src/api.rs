@@ -107,6 +107,7 @@ route_table! {
     get "/api/v1/me/bookings" => crate::consultations::routes::mine,
     post "/api/v1/bookings/{id}/decline" => crate::consultations::routes::decline,
     post "/api/v1/bookings/{id}/cancel" => crate::consultations::routes::cancel,
+    get "/api/v1/bookings/{id}/cancellation" => crate::consultations::routes::cancellation,
     put "/api/v1/experts/me/question-price" => crate::consultations::question_routes::put_price,
     post "/api/v1/experts/{id}/questions" => crate::consultations::question_routes::ask,
     get "/api/v1/experts/{id}/questions" => crate::consultations::question_routes::list_public,

@@ -154,6 +154,18 @@ pub fn is_disabled(conn: &mut DbConnection, user_id: &str) -> QueryResult<bool> 
     .get_result(conn)
 }
 
+/// The accounts among `ids` that an administrator disabled (for the admins' user list).
+pub fn disabled_among(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> QueryResult<std::collections::HashSet<String>> {
+    let rows: Vec<String> = disabled_accounts::table
+        .filter(disabled_accounts::user_id.eq_any(ids))
+        .select(disabled_accounts::user_id)
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Disables `user_id` (by administrator `by`) and ends all its sessions; false when it was
 /// disabled already. Logged, so every node closes its sockets and refuses its tokens.
 pub fn disable(conn: &mut DbConnection, by: &str, user_id: &str) -> QueryResult<bool> {

@@ -216,11 +216,21 @@ pub struct UserFilter {
     pub email: Option<String>,
 }
 
+/// A user as administrators list them: the account and whether it is disabled.
+#[derive(Serialize, ToSchema)]
+pub struct ListedUser {
+    /// The account.
+    #[serde(flatten)]
+    pub user: UserView,
+    /// True when an administrator disabled it (`PUT /admin/users/{id}/disabled`).
+    pub disabled: bool,
+}
+
 /// A page of users.
 #[derive(Serialize, ToSchema)]
 pub struct UserList {
     /// The users, newest first.
-    pub items: Vec<UserView>,
+    pub items: Vec<ListedUser>,
     /// The limit applied.
     pub limit: i64,
     /// The offset applied.
@@ -253,7 +263,13 @@ pub async fn list_users(
         .run(move |c| service::list_users(c, needle.as_deref(), page.limit, page.offset))
         .await?;
     Ok(HttpResponse::Ok().json(UserList {
-        items: users.into_iter().map(UserView::from).collect(),
+        items: users
+            .into_iter()
+            .map(|(u, disabled)| ListedUser {
+                user: UserView::from(u),
+                disabled,
+            })
+            .collect(),
         limit: page.limit,
         offset: page.offset,
     }))

@@ -444,15 +444,24 @@ pub fn set_disabled(
     Ok(disabled)
 }
 
-/// A page of users for administrators.
+/// A page of users for administrators, each with whether it is disabled.
 pub fn list_users(
     conn: &mut DbConnection,
     email_contains: Option<&str>,
     limit: i64,
     offset: i64,
-) -> Result<Vec<User>, AccountError> {
-    store::list_users(conn, email_contains, limit, offset)?
+) -> Result<Vec<(User, bool)>, AccountError> {
+    let users = store::list_users(conn, email_contains, limit, offset)?
         .into_iter()
         .map(User::try_from)
-        .collect()
+        .collect::<Result<Vec<User>, _>>()?;
+    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    let disabled = revocation::disabled_among(conn, &ids)?;
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let off = disabled.contains(&u.id);
+            (u, off)
+        })
+        .collect())
 }

@@ -309,6 +309,15 @@ pub fn names_for(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<HashMap<S
     Ok(rows.into_iter().collect())
 }
 
+/// Titles of the courses in `ids` (for lists that name what they are about, like orders).
+pub fn titles_for(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<HashMap<String, String>> {
+    let rows: Vec<(String, String)> = courses::table
+        .filter(courses::id.eq_any(ids))
+        .select((courses::id, courses::title))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Number of lessons of each course in `ids`.
 pub fn lesson_counts(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<HashMap<String, i64>> {
     let rows: Vec<(String, i64)> = lessons::table

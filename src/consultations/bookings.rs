@@ -669,12 +669,7 @@ pub fn cancel(
     if b.party(&user.id) != Some(Party::Learner) {
         return Err(OrderError::Forbidden("only the learner can cancel".into()));
     }
-    let late = b.status == "confirmed" && now > b.starts_at.and_utc() - cfg.cancel_notice;
-    let fee = if late {
-        price(&b) * i64::from(cfg.late_cancel_fee_bps) / 10_000
-    } else {
-        0
-    };
+    let (late, fee) = cancel_fee(cfg, &b, now);
     end_unstarted(
         conn,
         provider,
@@ -687,6 +682,54 @@ pub fn cancel(
             "cancelled in time"
         },
     )
+}
+
+/// What cancelling `b` at `now` costs: whether it is late (a confirmed booking inside the
+/// notice period) and the fee, `late_cancel_fee_bps` of the price then, else 0.
+pub fn cancel_fee(cfg: &ConsultConfig, b: &BookingRow, now: DateTime<Utc>) -> (bool, i64) {
+    let late = b.status == "confirmed" && now > b.starts_at.and_utc() - cfg.cancel_notice;
+    let fee = if late {
+        price(b) * i64::from(cfg.late_cancel_fee_bps) / 10_000
+    } else {
+        0
+    };
+    (late, fee)
+}
+
+/// What cancelling a booking now would cost, so a client can show it before asking.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CancelQuote {
+    /// The booking.
+    pub booking_id: String,
+    /// Whether the learner may cancel it now (`pending_payment` or `confirmed`).
+    pub cancellable: bool,
+    /// Whether cancelling now is late: a confirmed booking inside the notice period.
+    pub late: bool,
+    /// The fee cancelling now would capture, in minor units (0 when free).
+    pub fee_minor: i64,
+    /// What is held for the booked minutes, in minor units.
+    pub price_minor: i64,
+    /// Currency of both amounts.
+    pub currency: String,
+    /// Hours before the start from which cancelling costs the late fee.
+    pub notice_hours: i64,
+    /// The late fee's share of the price, in basis points.
+    pub late_fee_bps: u32,
+}
+
+/// The quote for cancelling `b` at `now`, from the same rule [`cancel`] applies.
+pub fn cancel_quote(cfg: &ConsultConfig, b: BookingRow, now: DateTime<Utc>) -> CancelQuote {
+    let (late, fee_minor) = cancel_fee(cfg, &b, now);
+    CancelQuote {
+        cancellable: ["pending_payment", "confirmed"].contains(&b.status.as_str()),
+        late,
+        fee_minor,
+        price_minor: price(&b),
+        notice_hours: cfg.cancel_notice.num_hours(),
+        late_fee_bps: cfg.late_cancel_fee_bps,
+        booking_id: b.id,
+        currency: b.currency,
+    }
 }
 
 fn price(b: &BookingRow) -> i64 {

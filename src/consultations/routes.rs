@@ -132,6 +132,30 @@ pub async fn decline(
     Ok(HttpResponse::Ok().json(b))
 }
 
+/// The learner's cancellation quote: whether cancelling now is late and what it would cost
+/// (`LYCEUM_CONSULT_CANCEL_NOTICE_HOURS`, `LYCEUM_CONSULT_LATE_CANCEL_FEE_BPS`). Changes nothing.
+#[utoipa::path(get, path = "/api/v1/bookings/{id}/cancellation", tag = "consultations",
+    security(("bearer" = [])), params(("id" = String, Path, description = "Booking id")),
+    responses((status = 200, description = "What cancelling now costs", body = bookings::CancelQuote),
+        (status = 403, description = "Not the learner", body = ErrorBody),
+        (status = 404, description = "No such booking", body = ErrorBody)))]
+pub async fn cancellation(
+    db: web::Data<Db>,
+    cfg: web::Data<ConsultConfig>,
+    clock: web::Data<dyn Clock>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let (cfg, now) = (cfg.into_inner(), clock.now());
+    let uid = user.id.clone();
+    let b = db.run(move |c| bookings::visible(c, &user, &id)).await?;
+    if b.learner_id != uid {
+        return Err(OrderError::Forbidden("only the learner can cancel".into()).into());
+    }
+    Ok(HttpResponse::Ok().json(bookings::cancel_quote(&cfg, b, now)))
+}
+
 /// The learner cancels: free until the notice period before the start, then the late fee is
 /// captured and the rest released.
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", tag = "consultations",

@@ -158,6 +158,8 @@ pub struct OrderView {
     pub id: String,
     /// The course bought.
     pub course_id: String,
+    /// The course's title, so a list of orders says what was bought.
+    pub course_title: String,
     /// Where the order is.
     pub status: OrderStatus,
     /// Price at checkout.
@@ -198,11 +200,12 @@ fn status_of(row: &OrderRow) -> Result<OrderStatus, OrderError> {
 }
 
 impl OrderView {
-    /// Builds the view of a row.
-    pub fn of(row: &OrderRow) -> Result<Self, OrderError> {
+    /// Builds the view of a row whose course is called `course_title`.
+    fn of(row: &OrderRow, course_title: String) -> Result<Self, OrderError> {
         Ok(Self {
             id: row.id.clone(),
             course_id: row.course_id.clone(),
+            course_title,
             status: status_of(row)?,
             list_price: money(row.list_price_minor, &row.currency),
             discount: money(row.discount_minor, &row.currency),
@@ -222,6 +225,22 @@ impl OrderView {
             created_at: row.created_at.and_utc(),
         })
     }
+}
+
+/// Views of `rows`, their courses' titles read in one query.
+fn views(conn: &mut DbConnection, rows: &[OrderRow]) -> Result<Vec<OrderView>, OrderError> {
+    let ids: Vec<&str> = rows.iter().map(|r| r.course_id.as_str()).collect();
+    let titles = catalog_store::titles_for(conn, &ids)?;
+    rows.iter()
+        .map(|r| OrderView::of(r, titles.get(&r.course_id).cloned().unwrap_or_default()))
+        .collect()
+}
+
+/// The view of one order row.
+fn view(conn: &mut DbConnection, row: &OrderRow) -> Result<OrderView, OrderError> {
+    views(conn, std::slice::from_ref(row))?
+        .pop()
+        .ok_or(OrderError::NotFound("order"))
 }
 
 /// A checkout's answer: HTTP status and JSON body, exactly as stored for replays.
@@ -390,8 +409,8 @@ fn respond(
     key: &str,
 ) -> Result<StoredResponse, OrderError> {
     let row = store::find_order(c, order_id)?.ok_or(OrderError::NotFound("order"))?;
-    let body = serde_json::to_string(&OrderView::of(&row)?)
-        .map_err(|e| OrderError::Unexpected(e.into()))?;
+    let body =
+        serde_json::to_string(&view(c, &row)?).map_err(|e| OrderError::Unexpected(e.into()))?;
     store::store_response(c, user_id, key, 201, &body)?;
     Ok(StoredResponse { status: 201, body })
 }
@@ -784,7 +803,8 @@ pub fn get_order(
     user_id: &str,
     role: Role,
 ) -> Result<OrderView, OrderError> {
-    OrderView::of(&visible_order(conn, order_id, user_id, role)?)
+    let row = visible_order(conn, order_id, user_id, role)?;
+    view(conn, &row)
 }
 
 /// The caller's orders, newest first.
@@ -794,10 +814,8 @@ pub fn my_orders(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<OrderView>, OrderError> {
-    store::orders_of(conn, user_id, limit, offset)?
-        .iter()
-        .map(OrderView::of)
-        .collect()
+    let rows = store::orders_of(conn, user_id, limit, offset)?;
+    views(conn, &rows)
 }
 
 /// Releases the payment of a closed order and records its new status. A payment that was

@@ -301,6 +301,16 @@ async fn a_purchase_goes_from_checkout_through_the_webhook_to_access(backend: Ba
         .await
         .unwrap();
     assert_eq!(mine.as_array().unwrap().len(), 1);
+    let title = app
+        .get(&format!("/api/v1/courses/{}", s.course), None)
+        .await;
+    let title = title.json::<Value>().await.unwrap()["title"].clone();
+    assert!(title.is_string());
+    assert_eq!(
+        mine[0]["course_title"], title,
+        "a list of orders says what was bought"
+    );
+    assert_eq!(order["course_title"], title);
     // Another learner cannot see it.
     let other = app.register("other@example.org").await;
     let resp = app

@@ -288,11 +288,50 @@ async fn bookings_are_held_confirmed_declined_and_cancelled(backend: Backend) {
             .await
         }
     };
+    let free: Value = c
+        .app
+        .get(
+            &format!("/api/v1/bookings/{again}/cancellation"),
+            Some(&c.learner.access_token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&free["late"], &free["fee_minor"]),
+        (&json!(false), &json!(0))
+    );
     assert_eq!(cancel(again.clone()).await.status(), 200);
     assert_eq!(booking(&c, &again).await["charged_minor"], 0);
     assert_error(cancel(again.clone()).await, 409, "conflict").await;
-    // Cancelled within the notice period (24 h): half the price is captured.
+    // Cancelled within the notice period (24 h): half the price is captured, as quoted first.
     let late = confirmed(&c, slot(chrono::Duration::hours(2)), 30).await;
+    let quote_path = format!("/api/v1/bookings/{late}/cancellation");
+    let quote: Value = c
+        .app
+        .get(&quote_path, Some(&c.learner.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&quote["cancellable"], &quote["late"], &quote["fee_minor"]),
+        (&json!(true), &json!(true), &json!(30 * RATE / 2)),
+        "{quote}"
+    );
+    assert_eq!(quote["price_minor"], 30 * RATE);
+    assert_error(
+        c.app.get(&quote_path, Some(&c.expert.access_token)).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        booking(&c, &late).await["status"],
+        "confirmed",
+        "a quote changes nothing"
+    );
     assert_eq!(cancel(late.clone()).await.status(), 200);
     let b = booking(&c, &late).await;
     assert_eq!(

@@ -253,6 +253,21 @@ async fn logout_demotion_and_disabling_close_sockets_and_refuse_tokens(backend: 
         200,
         "idempotent"
     );
+    let listed = |disabled: bool| {
+        let app = &app;
+        let token = boss.access_token.clone();
+        async move {
+            let page: Value = app
+                .get("/api/v1/admin/users?email=leaver", Some(&token))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(page["items"][0]["email"], "leaver@example.org");
+            assert_eq!(page["items"][0]["disabled"], disabled, "{page}");
+        }
+    };
+    listed(true).await;
     // Only admins change access; admins are demoted first; unknown users are 404.
     let learner = app.register("bystander@example.org").await;
     assert_eq!(
@@ -276,6 +291,7 @@ async fn logout_demotion_and_disabling_close_sockets_and_refuse_tokens(backend: 
         resp.json::<Value>().await.unwrap(),
         json!({"disabled": false})
     );
+    listed(false).await;
     let resp = app
         .login("leaver@example.org", crate::helpers::PASSWORD)
         .await;

@@ -16,16 +16,18 @@ export const accessToken = () => session?.access_token ?? null;
 /** Calls `fn` whenever the session changes (sign in, refresh, sign out). */
 export const onSession = (fn) => listeners.add(fn);
 
-function save(next) {
+/** Makes `next` the session (null: signed out), plans its refresh and tells the listeners. */
+function follow(next) {
   session = next;
-  if (next) localStorage.setItem(KEY, JSON.stringify(next)); else localStorage.removeItem(KEY);
   clearTimeout(refreshTimer);
-  if (next) {
-    // Refresh a minute before the access token expires (never sooner than in 5 s).
-    const wait = Math.max(5000, next.expires_at - Date.now() - 60000);
-    refreshTimer = setTimeout(() => refresh().catch(() => save(null)), wait);
-  }
+  // Refresh a minute before the access token expires (never sooner than in 5 s).
+  if (next) refreshTimer = setTimeout(() => refresh().catch(() => {}), Math.max(5000, next.expires_at - Date.now() - 60000));
   listeners.forEach((fn) => fn(next));
+}
+
+function save(next) {
+  if (next) localStorage.setItem(KEY, JSON.stringify(next)); else localStorage.removeItem(KEY);
+  follow(next);
 }
 
 function adopt(tokens) {
@@ -44,7 +46,7 @@ export async function api(method, path, body, { headers = {}, retry = true } = {
     throw new ApiError(0, 'network', 'network');
   }
   if (resp.status === 401 && session && retry && !path.startsWith('/auth/')) {
-    await refresh().catch(() => save(null));
+    await refresh().catch(() => {});
     return api(method, path, body, { headers, retry: false });
   }
   const text = await resp.text();
@@ -53,12 +55,36 @@ export async function api(method, path, body, { headers = {}, retry = true } = {
   return data;
 }
 
-/** Exchanges the refresh token for new tokens (single-use rotation). */
+/** The session another tab may have stored since this one read it. */
+const stored = () => JSON.parse(localStorage.getItem(KEY) || 'null');
+
+/**
+ * Exchanges the refresh token for new tokens (single-use rotation). Tabs share one session, so
+ * refreshes are serialised across tabs (a Web Lock) and a tab that finds a newer session stored
+ * by another adopts it instead of spending the old token, which the server would take for a
+ * stolen one. A refused refresh signs out; a network failure keeps the session and retries.
+ */
 export async function refresh() {
-  if (!session) return;
-  const tokens = await api('POST', '/auth/refresh', { refresh_token: session.refresh_token }, { retry: false });
-  adopt({ ...tokens, user: tokens.user ?? session.user });
+  const run = async () => {
+    const latest = stored();
+    if (!latest) { if (session) save(null); return; }
+    if (latest.refresh_token !== session?.refresh_token) { save(latest); return; }
+    let tokens;
+    try {
+      tokens = await api('POST', '/auth/refresh', { refresh_token: latest.refresh_token }, { retry: false });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) save(null);
+      else { clearTimeout(refreshTimer); refreshTimer = setTimeout(() => refresh().catch(() => {}), 5000); }
+      throw e;
+    }
+    adopt({ ...tokens, user: tokens.user ?? latest.user });
+  };
+  if (navigator.locks) return navigator.locks.request('lyceum.refresh', run);
+  return run();
 }
+
+// Another tab signed in, refreshed or signed out: follow it.
+window.addEventListener('storage', (e) => { if (e.key === KEY) follow(stored()); });
 
 export async function signIn(email, password) { adopt(await api('POST', '/auth/login', { email, password })); }
 export async function signUp(email, password, display_name) {

@@ -5,7 +5,11 @@ import { api, me, onSession, signOut, ApiError } from './api.js';
 import { h, go, link, page, onNavigate, leave } from './dom.js';
 import { setupView, authView } from './pages/setup.js';
 import { catalogView, courseView, payView, lessonView, libraryView, ordersView } from './pages/learner.js';
-import { reviewQueueView } from './pages/admin.js';
+import { reviewQueueView, adminHomeView, usersView, adminOrdersView, revenueView } from './pages/admin.js';
+import { studioView, newCourseView, editCourseView } from './pages/studio.js';
+import { expertsView, expertView, myExpertView, holdView, bookingsView, questionsView } from './pages/experts.js';
+import { consultView } from './pages/consult.js';
+import { liveView } from './pages/live.js';
 
 document.addEventListener('click', (ev) => {
   const a = ev.target.closest('a[data-link]');
@@ -16,10 +20,12 @@ window.addEventListener('popstate', () => render());
 function renderNav() {
   const nav = document.getElementById('nav');
   const user = me();
-  const items = [link('/', t('catalog'))];
+  const items = [link('/', t('catalog')), link('/experts', t('ex_nav'))];
   if (user) {
     items.push(link('/library', t('library')), link('/orders', t('orders')));
-    if (user.role === 'admin') items.push(link('/admin/review', t('admin')));
+    items.push(link('/bookings', t('bk_nav')));
+    if (user.role === 'instructor' || user.role === 'admin') items.push(link('/studio', t('st_studio')));
+    if (user.role === 'admin') items.push(link('/admin', t('ad_admin')));
     items.push(h('span', { class: 'meta', id: 'whoami' }, user.display_name),
       h('button', { type: 'button', onclick: async () => { await signOut(); go('/'); } }, t('signout')));
   } else {
@@ -42,7 +48,22 @@ const ROUTES = [
   [/^\/pay\/([^/]+)$/, payView],
   [/^\/library$/, libraryView],
   [/^\/orders$/, ordersView],
+  [/^\/experts$/, expertsView],
+  [/^\/experts\/me$/, myExpertView],
+  [/^\/experts\/([^/]+)$/, expertView],
+  [/^\/hold\/([^/]+)$/, holdView],
+  [/^\/bookings$/, bookingsView],
+  [/^\/questions$/, questionsView],
+  [/^\/consult\/([^/]+)$/, consultView],
+  [/^\/live\/([^/]+)$/, liveView],
   [/^\/admin\/review$/, reviewQueueView],
+  [/^\/admin$/, adminHomeView],
+  [/^\/admin\/users$/, usersView],
+  [/^\/admin\/orders$/, adminOrdersView],
+  [/^\/admin\/revenue$/, revenueView],
+  [/^\/studio$/, studioView],
+  [/^\/studio\/courses\/new$/, newCourseView],
+  [/^\/studio\/courses\/([^/]+)$/, editCourseView],
 ];
 
 let setupChecked = false;

@@ -61,3 +61,62 @@ test('the language switch turns the page into 简体中文 and back', async () =
   await page.getByText('Catalog').first().waitFor();
   assert.deepEqual(problems(), []);
 });
+
+test('a newcomer signs up, buys a paid course (a declined card first), reads a lesson, reviews it and asks for a refund', async () => {
+  const me = await browser.other();
+  await me.goto(`${base}/signup`);
+  await me.getByLabel('Display name').fill('Nora Newcomer');
+  await me.getByLabel('Email').fill('nora@example.org');
+  await me.getByLabel('Password').fill('a long enough password');
+  await me.locator('main form').getByRole('button', { name: 'Sign up' }).click();
+  await me.getByRole('button', { name: 'Sign out' }).waitFor();
+
+  // The catalog's price filter finds the paid courses.
+  await me.getByLabel('Min price').fill('1');
+  await me.locator('main form[role=search]').getByRole('button', { name: 'Search courses' }).click();
+  await me.waitForURL(/min_price=100/);
+  await me.locator('#result-count', { hasText: /courses/ }).waitFor();
+  const prices = await me.locator('#courses .price').allTextContents();
+  assert.ok(prices.length > 0 && prices.every((p) => p !== 'Free'), `only paid courses: ${prices}`);
+  const title = await me.locator('#courses h2 a').first().textContent();
+  await me.locator('#courses h2 a').first().click();
+  await me.locator('main h1', { hasText: title }).waitFor();
+
+  await me.getByRole('button', { name: /^Buy for / }).click();
+  await me.waitForURL(/\/pay\//);
+  await me.getByLabel('Card number').fill('4000 0000 0000 0002');
+  await me.getByRole('button', { name: /^Pay / }).click();
+  await me.locator('#pay-status', { hasText: 'The card was declined' }).waitFor();
+  await shot(me, '06-card-declined');
+  await me.getByLabel('Card number').fill('4242 4242 4242 4242');
+  await me.getByRole('button', { name: /^Pay / }).click();
+  await me.locator('#pay-status', { hasText: 'Paid.' }).waitFor();
+  await me.getByRole('link', { name: 'Go to the course' }).click();
+  await me.getByText('You own this course.').waitFor();
+
+  // Every lesson opens now, locked ones included.
+  assert.equal(await me.locator('.lessons li', { hasText: 'Locked' }).count(), 0);
+  await me.locator('.lessons').getByRole('link', { name: 'Open' }).last().click();
+  await me.locator('#lesson-body').waitFor();
+  assert.ok((await me.locator('#lesson-body').textContent()).trim().length > 0, 'the lesson has a body');
+  await shot(me, '07-lesson');
+
+  // A review from the owner shows in the course's list.
+  await me.goBack();
+  await me.getByLabel('Rating').selectOption('4');
+  await me.getByLabel('What did you think? (optional)').fill('Clear and practical.');
+  await me.getByRole('button', { name: 'Save review' }).click();
+  await me.locator('.reviews li', { hasText: 'Clear and practical.' }).filter({ hasText: 'Nora Newcomer' }).waitFor();
+  await shot(me, '08-reviewed');
+
+  // The order history names the course; a refund with a reason takes it back.
+  await me.goto(`${base}/orders`);
+  const row = me.locator('#orders tbody tr', { hasText: title });
+  await row.locator('.badge', { hasText: 'paid' }).waitFor();
+  await row.getByRole('button', { name: 'Ask for a refund' }).click();
+  await row.getByLabel('Reason').fill('Changed my mind');
+  await row.getByRole('button', { name: 'Confirm the refund' }).click();
+  await me.locator('#orders tbody tr', { hasText: title }).locator('.badge', { hasText: 'refunded' }).waitFor();
+  await shot(me, '09-refunded');
+  assert.deepEqual(problems(), []);
+});

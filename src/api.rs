@@ -55,6 +55,7 @@ route_table! {
     get "/api/v1/admin/users" => crate::accounts::routes::list_users,
     put "/api/v1/admin/users/{id}/role" => crate::accounts::routes::change_role,
     put "/api/v1/admin/users/{id}/disabled" => crate::accounts::routes::set_disabled,
+    get "/api/v1/admin/orders" => crate::orders::routes::list_all,
     get "/api/v1/courses" => crate::catalog::routes::browse,
     post "/api/v1/courses" => crate::catalog::routes::create_course,
     get "/api/v1/courses/{id}" => crate::catalog::routes::course_detail,

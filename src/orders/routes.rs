@@ -15,8 +15,8 @@ use utoipa::ToSchema;
 
 use super::actor::{Command, OrderActor};
 use super::coupons::{self, CouponView, NewCoupon};
-use super::domain;
-use super::service::{self, CheckoutRequest, OrderView, RefundRequest};
+use super::domain::{self, OrderStatus};
+use super::service::{self, AdminOrderView, CheckoutRequest, OrderView, RefundRequest};
 use crate::accounts::revocation::Revocations;
 use crate::accounts::{AuthUser, Role};
 use crate::db::Db;
@@ -88,6 +88,36 @@ pub async fn list(
     let page = Page::parse(&page)?;
     let orders = db
         .run(move |c| service::my_orders(c, &user.id, page.limit, page.offset))
+        .await?;
+    Ok(HttpResponse::Ok().json(orders))
+}
+
+/// `GET /admin/orders` filter.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderFilter {
+    /// Only orders in this status.
+    pub status: Option<OrderStatus>,
+}
+
+/// Every buyer's orders, newest first (admins only): where refunds and disputes start.
+#[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin",
+    security(("bearer" = [])), params(OrderFilter, PageQuery),
+    responses(
+        (status = 200, description = "Orders", body = Vec<AdminOrderView>),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+pub async fn list_all(
+    db: web::Data<Db>,
+    user: AuthUser,
+    filter: web::Query<OrderFilter>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin])?;
+    let page = Page::parse(&page)?;
+    let status = filter.into_inner().status;
+    let orders = db
+        .run(move |c| service::all_orders(c, status, page.limit, page.offset))
         .await?;
     Ok(HttpResponse::Ok().json(orders))
 }

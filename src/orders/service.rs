@@ -818,6 +818,40 @@ pub fn my_orders(
     views(conn, &rows)
 }
 
+/// An order as administrators list it: the order and who bought it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminOrderView {
+    /// The order.
+    #[serde(flatten)]
+    pub order: OrderView,
+    /// The buyer's user id.
+    pub buyer_id: String,
+    /// The buyer's display name.
+    pub buyer_name: String,
+}
+
+/// Every buyer's orders, newest first, of `status` if given (admins only; the route checks).
+pub fn all_orders(
+    conn: &mut DbConnection,
+    status: Option<OrderStatus>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AdminOrderView>, OrderError> {
+    let rows = store::all_orders(conn, status.map(OrderStatus::as_str), limit, offset)?;
+    let buyers: Vec<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
+    let names = catalog_store::names_for(conn, &buyers)?;
+    let orders = views(conn, &rows)?;
+    Ok(rows
+        .iter()
+        .zip(orders)
+        .map(|(row, order)| AdminOrderView {
+            order,
+            buyer_id: row.user_id.clone(),
+            buyer_name: names.get(&row.user_id).cloned().unwrap_or_default(),
+        })
+        .collect())
+}
+
 /// Releases the payment of a closed order and records its new status. A payment that was
 /// captured meanwhile cannot be released: its success webhook makes the order paid, so access
 /// follows the charge.

@@ -139,6 +139,25 @@ pub fn orders_of(
         .load(conn)
 }
 
+/// Every buyer's orders (for administrators), newest first, of one status if given.
+pub fn all_orders(
+    conn: &mut DbConnection,
+    status: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<OrderRow>> {
+    let mut query = orders::table.into_boxed();
+    if let Some(status) = status {
+        query = query.filter(orders::status.eq(status.to_owned()));
+    }
+    query
+        .order((orders::created_at.desc(), orders::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select(OrderRow::as_select())
+        .load(conn)
+}
+
 /// The learner's order for `course_id` that still awaits payment.
 pub fn pending_order_for(
     conn: &mut DbConnection,

@@ -311,6 +311,32 @@ async fn a_purchase_goes_from_checkout_through_the_webhook_to_access(backend: Ba
         "a list of orders says what was bought"
     );
     assert_eq!(order["course_title"], title);
+    // Admins list every buyer's orders, by status.
+    let admin_list = |query: &str, token: &str| {
+        let path = format!("/api/v1/admin/orders{query}");
+        let token = token.to_owned();
+        let app = &app;
+        async move { app.get(&path, Some(&token)).await }
+    };
+    let all: Value = admin_list("?status=paid", &s.admin.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all[0]["id"], order["id"]);
+    assert_eq!(all[0]["buyer_id"], s.learner.id.as_str());
+    assert!(all[0]["buyer_name"].as_str().is_some_and(|n| !n.is_empty()));
+    let none: Value = admin_list("?status=refunded", &s.admin.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none, json!([]));
+    let bad = admin_list("?status=lost", &s.admin.access_token).await;
+    assert_error(bad, 400, "validation_failed").await;
+    let learner = admin_list("", &s.learner.access_token).await;
+    assert_error(learner, 403, "forbidden").await;
     // Another learner cannot see it.
     let other = app.register("other@example.org").await;
     let resp = app

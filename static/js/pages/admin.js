@@ -17,7 +17,7 @@ addStrings({
     ad_role_of: 'Role of {name}', ad_role_now: 'Role is now {role}.', ad_disable: 'Disable', ad_enable: 'Enable', ad_disabled_badge: 'disabled',
     ad_disable_of: 'Disable {name}', ad_enable_of: 'Enable {name}', ad_now_disabled: 'Disabled: cannot sign in.', ad_now_enabled: 'Enabled: can sign in.',
     ad_joined: 'Joined {when}', ad_prev: 'Previous page', ad_next: 'Next page', ad_page: 'Page {n}', ad_you: 'you',
-    ad_order_id: 'Order id', ad_find: 'Find the order', ad_order: 'Order {id}', ad_list_price: 'List price', ad_discount: 'Discount',
+    ad_order_id: 'Order id', ad_recent_orders: 'Latest orders', ad_status_filter: 'Status', ad_all_statuses: 'All', ad_buyer: 'Buyer', ad_no_orders: 'No orders.', ad_find: 'Find the order', ad_order: 'Order {id}', ad_list_price: 'List price', ad_discount: 'Discount',
     ad_paid: 'Paid', ad_refunded: 'Refunded', ad_remaining: 'Refundable', ad_paid_at: 'Paid at', ad_created: 'Created', ad_coupon: 'Coupon',
     ad_refund_amount: 'Amount to refund (empty: everything left)', ad_refund_reason: 'Reason', ad_refund: 'Refund',
     ad_refund_done: 'Refund recorded; the order is now {status}.', ad_orders_note: 'The API has no list of every order: enter an order id (from the learner, a receipt or the logs).',
@@ -35,7 +35,7 @@ addStrings({
     ad_role_of: '{name} 的角色', ad_role_now: '角色已改为{role}。', ad_disable: '停用', ad_enable: '启用', ad_disabled_badge: '已停用',
     ad_disable_of: '停用 {name}', ad_enable_of: '启用 {name}', ad_now_disabled: '已停用：无法登录。', ad_now_enabled: '已启用：可以登录。',
     ad_joined: '注册于 {when}', ad_prev: '上一页', ad_next: '下一页', ad_page: '第 {n} 页', ad_you: '你',
-    ad_order_id: '订单号', ad_find: '查询订单', ad_order: '订单 {id}', ad_list_price: '标价', ad_discount: '优惠',
+    ad_order_id: '订单号', ad_recent_orders: '最新订单', ad_status_filter: '状态', ad_all_statuses: '全部', ad_buyer: '买家', ad_no_orders: '没有订单。', ad_find: '查询订单', ad_order: '订单 {id}', ad_list_price: '标价', ad_discount: '优惠',
     ad_paid: '实付', ad_refunded: '已退款', ad_remaining: '可退金额', ad_paid_at: '付款时间', ad_created: '创建时间', ad_coupon: '优惠码',
     ad_refund_amount: '退款金额（留空则退还全部剩余）', ad_refund_reason: '原因', ad_refund: '退款',
     ad_refund_done: '退款已记录，订单状态：{status}。', ad_orders_note: '接口没有列出全部订单的功能：请输入订单号（来自学员、收据或日志）。',
@@ -182,11 +182,39 @@ export async function adminOrdersView() {
     const v = new FormData(ev.currentTarget).get('id').trim();
     if (v) go(`/admin/orders?${new URLSearchParams({ id: v })}`);
   } }, field(t('ad_order_id'), { name: 'id', required: true, value: id, size: 38, spellcheck: 'false' }), h('button', { type: 'submit' }, t('ad_find')));
-  if (!adminPage(t('ad_orders'), h('p', { class: 'meta' }, t('ad_orders_note')), find, out)) return;
+  const recent = h('section', { id: 'recent-orders', 'aria-labelledby': 'recent-h' });
+  if (!adminPage(t('ad_orders'), h('p', { class: 'meta' }, t('ad_orders_note')), find, out, recent)) return;
+  recentOrders(recent).catch((e) => recent.replaceChildren(h('p', { class: 'error', role: 'alert' }, describe(e))));
   if (!id) return;
   try { drawOrder(out, await api('GET', `/orders/${encodeURIComponent(id)}`)); } catch (e) {
     out.replaceChildren(h('p', { class: 'error', role: 'alert' }, describe(e)));
   }
+}
+
+const ORDER_STATUSES = ['pending_payment', 'paid', 'partially_refunded', 'refunded', 'cancelled', 'expired'];
+
+/** Every buyer's latest orders, by status, each opening the refund form above. */
+async function recentOrders(box) {
+  const params = new URLSearchParams(location.search);
+  const status = params.get('status') ?? '';
+  const pick = h('select', { name: 'status', onchange: (ev) => {
+    const q = new URLSearchParams(location.search);
+    if (ev.currentTarget.value) q.set('status', ev.currentTarget.value); else q.delete('status');
+    q.delete('id');
+    go(`/admin/orders?${q}`);
+  } }, h('option', { value: '' }, t('ad_all_statuses')),
+  ORDER_STATUSES.map((s) => h('option', { value: s, selected: s === status }, t(`order_${s}`))));
+  const orders = await api('GET', `/admin/orders?limit=50${status ? `&status=${status}` : ''}`);
+  box.replaceChildren(h('h2', { id: 'recent-h' }, t('ad_recent_orders')),
+    h('label', { class: 'inline' }, t('ad_status_filter'), pick),
+    orders.length ? h('table', {}, h('thead', {}, h('tr', {},
+      [t('course'), t('ad_buyer'), t('ad_paid'), t('order_status'), t('ad_created')].map((x) => h('th', { scope: 'col' }, x)))),
+    h('tbody', {}, orders.map((o) => h('tr', {},
+      h('td', {}, link(`/admin/orders?${new URLSearchParams({ id: o.id })}`, o.course_title)),
+      h('td', {}, o.buyer_name),
+      h('td', {}, fmtMinor(o.amount.amount_minor, o.amount.currency)),
+      h('td', {}, h('span', { class: 'badge' }, t(`order_${o.status}`))),
+      h('td', {}, when(o.created_at)))))) : h('p', { class: 'meta' }, t('ad_no_orders')));
 }
 
 function drawOrder(box, o) {

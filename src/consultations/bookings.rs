@@ -360,6 +360,37 @@ pub fn mine(conn: &mut DbConnection, user: &str) -> QueryResult<Vec<BookingRow>>
         .load(conn)
 }
 
+/// A booking in its parties' list: the booking and both parties' display names.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NamedBooking {
+    /// The booking.
+    #[serde(flatten)]
+    pub booking: BookingRow,
+    /// The expert's display name.
+    pub expert_name: String,
+    /// The learner's display name (the expert sees who is coming).
+    pub learner_name: String,
+}
+
+/// [`mine`] with both parties named, the names read in one query.
+pub fn mine_named(conn: &mut DbConnection, user: &str) -> QueryResult<Vec<NamedBooking>> {
+    let rows = mine(conn, user)?;
+    let people: Vec<&str> = rows
+        .iter()
+        .flat_map(|b| [b.expert_id.as_str(), b.learner_id.as_str()])
+        .collect();
+    let names = crate::catalog::store::names_for(conn, &people)?;
+    let name = |id: &str| names.get(id).cloned().unwrap_or_default();
+    Ok(rows
+        .into_iter()
+        .map(|booking| NamedBooking {
+            expert_name: name(&booking.expert_id),
+            learner_name: name(&booking.learner_id),
+            booking,
+        })
+        .collect())
+}
+
 fn set_status(
     conn: &mut DbConnection,
     b: &BookingRow,

@@ -103,10 +103,11 @@ pub async fn show(
 /// The caller's bookings, as learner and as expert.
 #[utoipa::path(get, path = "/api/v1/me/bookings", tag = "consultations",
     security(("bearer" = [])),
-    responses((status = 200, description = "Bookings, soonest first", body = Vec<BookingRow>)))]
+    responses((status = 200, description = "Bookings, soonest first, with both parties' names",
+        body = Vec<bookings::NamedBooking>)))]
 pub async fn mine(db: web::Data<Db>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let rows = db
-        .run(move |c| bookings::mine(c, &user.id).map_err(OrderError::from))
+        .run(move |c| bookings::mine_named(c, &user.id).map_err(OrderError::from))
         .await?;
     Ok(HttpResponse::Ok().json(rows))
 }

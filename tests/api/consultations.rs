@@ -392,6 +392,26 @@ async fn overlapping_bookings_are_refused_even_when_concurrent(backend: Backend)
         .await
         .unwrap();
     assert_eq!(mine.as_array().unwrap().len(), 1);
+    // Each party's list names the other.
+    let expert_side: Value = c
+        .app
+        .get("/api/v1/me/bookings", Some(&c.expert.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let theirs = expert_side
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == mine[0]["id"])
+        .expect("the expert lists the rival's booking");
+    assert_eq!(theirs["learner_name"], "Test User");
+    assert!(
+        theirs["expert_name"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())
+    );
 }
 
 async fn metering_bills_only_time_with_both_present(backend: Backend) {

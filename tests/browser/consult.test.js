@@ -124,6 +124,7 @@ test('the expert sees the booking; both meet in the room, chat, extend, and the 
   const row = expert.locator(`#as-expert li[data-booking="${bookingId}"]`);
   await row.waitFor();
   assert.equal(await row.getAttribute('data-status'), 'confirmed');
+  await row.getByText('With Linus Learner').waitFor(); // the expert sees who is coming
   await row.getByRole('link', { name: 'Join the room' }).click();
   await learner.locator(`#as-learner li[data-booking="${bookingId}"]`).getByRole('link', { name: 'Join the room' }).click();
   for (const p of [learner, expert]) await p.locator('#conn', { hasText: 'Connected' }).waitFor();

@@ -26,7 +26,7 @@ addStrings({
     hold_to_bookings: 'Go to my bookings', hold_to_questions: 'Go to my questions', hold_to_expert: 'Back to the expert',
     hold_timeout: 'The payment has not been confirmed yet; check your bookings in a moment.',
     bk_title: 'My bookings', bk_as_learner: 'As learner', bk_as_expert: 'As expert', bk_none: 'No bookings yet.',
-    bk_with: 'With {name}', bk_with_learner: 'With a learner', bk_status: 'Status', bk_start: 'Starts', bk_length: '{n} minutes',
+    bk_with: 'With {name}', bk_with_learner: 'With {name}', bk_status: 'Status', bk_start: 'Starts', bk_length: '{n} minutes',
     bk_extra: '+{n} extension minutes', bk_held: 'Held: {price}', bk_charged: 'Charged: {price}', bk_billable: 'Billed time: {time}',
     bk_join: 'Join the room', bk_pay: 'Pay the hold', bk_cancel: 'Cancel the booking', bk_decline: 'Decline',
     bk_cancel_free: 'Cancelling now is free: the whole hold of {price} is released.',
@@ -73,7 +73,7 @@ addStrings({
     hold_to_bookings: '查看我的预约', hold_to_questions: '查看我的提问', hold_to_expert: '返回专家主页',
     hold_timeout: '付款尚未确认，请稍后在我的预约中查看。',
     bk_title: '我的预约', bk_as_learner: '我预约的', bk_as_expert: '预约我的', bk_none: '暂无预约。',
-    bk_with: '专家：{name}', bk_with_learner: '来自一位学员', bk_status: '状态', bk_start: '开始时间', bk_length: '{n} 分钟',
+    bk_with: '专家：{name}', bk_with_learner: '学员：{name}', bk_status: '状态', bk_start: '开始时间', bk_length: '{n} 分钟',
     bk_extra: '另加延长 {n} 分钟', bk_held: '预授权：{price}', bk_charged: '实收：{price}', bk_billable: '计费时长：{time}',
     bk_join: '进入咨询室', bk_pay: '支付预授权', bk_cancel: '取消预约', bk_decline: '拒绝',
     bk_cancel_free: '现在取消免费：{price} 的预授权全部释放。',
@@ -388,9 +388,9 @@ function confirmStep(label, explain, confirmLabel, keepLabel, fn, attrs = {}) {
   return [open, panel];
 }
 
-async function bookingCard(b, asExpert) {
+function bookingCard(b, asExpert) {
   const held = (b.minutes + b.extra_minutes) * b.rate_per_minute_minor;
-  const who = asExpert ? t('bk_with_learner') : t('bk_with', { name: await expertName(b.expert_id) });
+  const who = asExpert ? t('bk_with_learner', { name: b.learner_name }) : t('bk_with', { name: b.expert_name });
   const actions = [];
   const live = ['confirmed', 'in_progress'].includes(b.status);
   if (live) actions.push(link(`/consult/${b.id}`, t('bk_join'), { class: 'button' }));

@@ -849,7 +849,7 @@ impl ClassState {
             "slow_mode_s": self.slow_mode_s, "questions_held": self.hold_questions,
             "questions": questions, "questions_count": count, "pinned": pinned,
             "hands": hands, "polls": polls,
-            "muted": !staff && self.muted.contains(viewer),
+            "muted": !staff && self.muted.contains(viewer), "staff": staff,
         });
         if staff {
             let mut muted: Vec<&String> = self.muted.iter().collect();
@@ -1288,6 +1288,8 @@ mod tests {
         old.apply(1, "member_muted", &json!({"user": "admin"}), at(0));
         old.add_staff("admin");
         assert_eq!(old.snapshot("admin", true)["muted"], false);
+        assert_eq!(old.snapshot("admin", true)["staff"], true);
+        assert_eq!(old.snapshot("a", false)["staff"], false);
         log.run(
             &TEACHER,
             Action::Status {

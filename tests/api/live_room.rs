@@ -858,8 +858,16 @@ async fn questions_boards_and_transcript_pages_are_bounded(backend: Backend) {
     let c = class_with(backend, &limits).await;
     let room = c.room();
     let other = c.enrolled("other@example.org").await;
-    let (mut teacher, _) = member(&c, &c.teacher.access_token).await;
-    let (mut asker, _) = member(&c, &c.learner.access_token).await;
+    let (mut teacher, staff_view) = member(&c, &c.teacher.access_token).await;
+    let (mut asker, learner_view) = member(&c, &c.learner.access_token).await;
+    assert_eq!(
+        (
+            &staff_view["state"]["staff"],
+            &learner_view["state"]["staff"]
+        ),
+        (&json!(true), &json!(false)),
+        "the state says who may moderate"
+    );
     let (mut peer, _) = member(&c, &other.access_token).await;
     let ask = |text: &str| json!({"type": "ask", "room": room, "text": text});
 

@@ -675,7 +675,7 @@ export async function liveView(id) {
   // ---- the room --------------------------------------------------------------------------
   function applyState(f) {
     const st = f.state;
-    S.staff = Array.isArray(st.muted_users);
+    S.staff = st.staff === true;
     S.status = st.status;
     S.chatLocked = st.chat_locked;
     S.slow = st.slow_mode_s;

@@ -697,9 +697,7 @@ pub fn cancel(
     now: DateTime<Utc>,
 ) -> Result<BookingRow, OrderError> {
     let b = visible(conn, user, id)?;
-    if b.party(&user.id) != Some(Party::Learner) {
-        return Err(OrderError::Forbidden("only the learner can cancel".into()));
-    }
+    only_the_learner_cancels(&b, user)?;
     let (late, fee) = cancel_fee(cfg, &b, now);
     end_unstarted(
         conn,
@@ -748,10 +746,26 @@ pub struct CancelQuote {
     pub late_fee_bps: u32,
 }
 
-/// The quote for cancelling `b` at `now`, from the same rule [`cancel`] applies.
-pub fn cancel_quote(cfg: &ConsultConfig, b: BookingRow, now: DateTime<Utc>) -> CancelQuote {
+/// Only a booking's learner may cancel it, or ask what cancelling costs.
+fn only_the_learner_cancels(b: &BookingRow, user: &AuthUser) -> Result<(), OrderError> {
+    if b.party(&user.id) == Some(Party::Learner) {
+        Ok(())
+    } else {
+        Err(OrderError::Forbidden("only the learner can cancel".into()))
+    }
+}
+
+/// The quote for cancelling `b` at `now` (its learner only), from the same rule [`cancel`]
+/// applies.
+pub fn cancel_quote(
+    cfg: &ConsultConfig,
+    user: &AuthUser,
+    b: BookingRow,
+    now: DateTime<Utc>,
+) -> Result<CancelQuote, OrderError> {
+    only_the_learner_cancels(&b, user)?;
     let (late, fee_minor) = cancel_fee(cfg, &b, now);
-    CancelQuote {
+    Ok(CancelQuote {
         cancellable: ["pending_payment", "confirmed"].contains(&b.status.as_str()),
         late,
         fee_minor,
@@ -760,7 +774,7 @@ pub fn cancel_quote(cfg: &ConsultConfig, b: BookingRow, now: DateTime<Utc>) -> C
         late_fee_bps: cfg.late_cancel_fee_bps,
         booking_id: b.id,
         currency: b.currency,
-    }
+    })
 }
 
 fn price(b: &BookingRow) -> i64 {

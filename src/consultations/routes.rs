@@ -149,12 +149,13 @@ pub async fn cancellation(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let (cfg, now) = (cfg.into_inner(), clock.now());
-    let uid = user.id.clone();
-    let b = db.run(move |c| bookings::visible(c, &user, &id)).await?;
-    if b.learner_id != uid {
-        return Err(OrderError::Forbidden("only the learner can cancel".into()).into());
-    }
-    Ok(HttpResponse::Ok().json(bookings::cancel_quote(&cfg, b, now)))
+    let quote = db
+        .run(move |c| {
+            let b = bookings::visible(c, &user, &id)?;
+            bookings::cancel_quote(&cfg, &user, b, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(quote))
 }
 
 /// The learner cancels: free until the notice period before the start, then the late fee is

@@ -173,6 +173,8 @@ impl ImpliedErrors {
             implied.push(("415", "The body is not `application/json`"));
         } else if located(ParameterIn::Query) {
             implied.push(("400", "A query parameter is invalid"));
+        } else if located(ParameterIn::Path) {
+            implied.push(("400", "A path parameter is invalid (a NUL character, say)"));
         }
         if located(ParameterIn::Path) {
             implied.push(("404", "Nothing has this id"));

@@ -167,9 +167,10 @@ pub fn disabled_among(
 }
 
 /// Disables `user_id` (by administrator `by`) and ends all its sessions; false when it was
-/// disabled already. Logged, so every node closes its sockets and refuses its tokens.
+/// disabled already. Logged, so every node closes its sockets and refuses its tokens. Runs in
+/// the caller's write transaction, which decides whether the account may be disabled.
 pub fn disable(conn: &mut DbConnection, by: &str, user_id: &str) -> QueryResult<bool> {
-    db::write_transaction(conn, |conn| {
+    {
         let now = db::now();
         let inserted = crate::insert_or_ignore!(
             conn,
@@ -197,12 +198,13 @@ pub fn disable(conn: &mut DbConnection, by: &str, user_id: &str) -> QueryResult<
             },
         )?;
         Ok(true)
-    })
+    }
 }
 
-/// Enables `user_id` again; false when it was not disabled.
+/// Enables `user_id` again; false when it was not disabled. Runs in the caller's write
+/// transaction.
 pub fn enable(conn: &mut DbConnection, user_id: &str) -> QueryResult<bool> {
-    db::write_transaction(conn, |conn| {
+    {
         let deleted =
             diesel::delete(disabled_accounts::table.filter(disabled_accounts::user_id.eq(user_id)))
                 .execute(conn)?;
@@ -216,7 +218,7 @@ pub fn enable(conn: &mut DbConnection, user_id: &str) -> QueryResult<bool> {
             },
         )?;
         Ok(true)
-    })
+    }
 }
 
 /// Called with each revocation of the user it listens for.

@@ -333,7 +333,7 @@ pub async fn set_disabled(
         (status = 400, description = "Unknown role", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "Would remove the last admin", body = ErrorBody),
+        (status = 409, description = "Would remove the last admin, or make a disabled account an admin", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn change_role(

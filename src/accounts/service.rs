@@ -51,6 +51,9 @@ pub enum AccountError {
     /// Admins are demoted before they are disabled.
     #[error("an admin cannot be disabled; change the role first")]
     AdminNotDisabled,
+    /// A disabled account is enabled before it is made an admin.
+    #[error("a disabled account cannot be made an admin; enable it first")]
+    DisabledNotPromoted,
     /// The data layer failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -78,9 +81,10 @@ impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Invalid(m) => ApiError::Validation(m),
-            AccountError::EmailTaken | AccountError::LastAdmin | AccountError::AdminNotDisabled => {
-                ApiError::Conflict(e.to_string())
-            }
+            AccountError::EmailTaken
+            | AccountError::LastAdmin
+            | AccountError::AdminNotDisabled
+            | AccountError::DisabledNotPromoted => ApiError::Conflict(e.to_string()),
             AccountError::InvalidCredentials | AccountError::InvalidRefreshToken => {
                 ApiError::Unauthorized(e.to_string())
             }
@@ -408,12 +412,15 @@ pub fn change_role(
     role: Role,
 ) -> Result<User, AccountError> {
     db::write_transaction(conn, |conn| {
+        // Every role change and every disabling takes the admin lock first, so they run one
+        // at a time and each decides on what the other committed.
+        let admins = store::lock_admins(conn)?;
         let current = get_user(conn, user_id)?;
-        if current.role == Role::Admin && role != Role::Admin {
-            let admins = store::lock_admins(conn)?;
-            if admins <= 1 {
-                return Err(AccountError::LastAdmin);
-            }
+        if current.role == Role::Admin && role != Role::Admin && admins <= 1 {
+            return Err(AccountError::LastAdmin);
+        }
+        if role == Role::Admin && revocation::is_disabled(conn, user_id)? {
+            return Err(AccountError::DisabledNotPromoted);
         }
         store::set_role(conn, user_id, role.as_str(), db::now())?;
         let user = user_id.to_owned();
@@ -424,24 +431,28 @@ pub fn change_role(
 
 /// Disables (`true`) or enables an account, by administrator `by`; answers whether it is
 /// disabled now. Disabling ends every session and, through the revocation log, closes the
-/// account's sockets on every node. An admin must be demoted first (where the database keeps
-/// the last admin), so disabling can never lock the platform out of administration.
+/// account's sockets on every node. An admin must be demoted first, and a disabled account is
+/// never promoted; both rules are decided under the admin lock that role changes take, so no
+/// interleaving leaves a disabled admin or locks the platform out of administration.
 pub fn set_disabled(
     conn: &mut DbConnection,
     by: &str,
     user_id: &str,
     disabled: bool,
 ) -> Result<bool, AccountError> {
-    let target = get_user(conn, user_id)?;
-    if disabled {
-        if target.role == Role::Admin {
-            return Err(AccountError::AdminNotDisabled);
+    db::write_transaction(conn, |conn| {
+        store::lock_admins(conn)?;
+        let target = get_user(conn, user_id)?;
+        if disabled {
+            if target.role == Role::Admin {
+                return Err(AccountError::AdminNotDisabled);
+            }
+            revocation::disable(conn, by, user_id)?;
+        } else {
+            revocation::enable(conn, user_id)?;
         }
-        revocation::disable(conn, by, user_id)?;
-    } else {
-        revocation::enable(conn, user_id)?;
-    }
-    Ok(disabled)
+        Ok(disabled)
+    })
 }
 
 /// A page of users for administrators, each with whether it is disabled.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::classroom::{Socket, connect, next, send};
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, assert_error, spawn_app, spawn_app_with};
 
 backend_tests!(
     an_unrenewed_token_closes_the_socket_with_4002,
@@ -265,8 +265,21 @@ async fn logout_demotion_and_disabling_close_sockets_and_refuse_tokens(backend: 
                 .unwrap();
             assert_eq!(page["items"][0]["email"], "leaver@example.org");
             assert_eq!(page["items"][0]["disabled"], disabled, "{page}");
+            assert_ne!(page["items"][0]["role"], "admin", "{page}");
         }
     };
+    listed(true).await;
+    // A disabled account is never made an admin (it could then be the last one, unable to
+    // sign in): the promotion is a 409 and changes nothing.
+    let promote = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/admin/users/{}/role", user.id),
+            Some(&boss.access_token),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_error(promote, 409, "conflict").await;
     listed(true).await;
     // Only admins change access; admins are demoted first; unknown users are 404.
     let learner = app.register("bystander@example.org").await;

@@ -27,6 +27,7 @@ function follow(next) {
 
 function save(next) {
   if (next) localStorage.setItem(KEY, JSON.stringify(next)); else localStorage.removeItem(KEY);
+  shared({ session: next }).catch(() => {});
   follow(next);
 }
 
@@ -55,36 +56,64 @@ export async function api(method, path, body, { headers = {}, retry = true } = {
   return data;
 }
 
-/** The session another tab may have stored since this one read it. */
-const stored = () => JSON.parse(localStorage.getItem(KEY) || 'null');
+// The session as every tab sees it at once. localStorage reaches other tabs late (Chromium
+// copies it between processes asynchronously), so under the refresh lock the session is read
+// from and written to IndexedDB, whose committed transactions every tab sees.
+function shared(write) {
+  return new Promise((ok, fail) => {
+    const open = indexedDB.open('lyceum', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('kv');
+    open.onerror = () => fail(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction('kv', write ? 'readwrite' : 'readonly');
+      let read;
+      if (write) tx.objectStore('kv').put(write.session, 'session');
+      else { const get = tx.objectStore('kv').get('session'); get.onsuccess = () => { read = get.result; }; }
+      tx.oncomplete = () => { db.close(); ok(read); };
+      tx.onerror = () => { db.close(); fail(tx.error); };
+    };
+  });
+}
+
+/** The newest session: IndexedDB's when it has one, else this tab's stored copy. */
+async function latest() {
+  const found = await shared().catch(() => undefined);
+  return found === undefined ? JSON.parse(localStorage.getItem(KEY) || 'null') : found;
+}
 
 /**
  * Exchanges the refresh token for new tokens (single-use rotation). Tabs share one session, so
- * refreshes are serialised across tabs (a Web Lock) and a tab that finds a newer session stored
- * by another adopts it instead of spending the old token, which the server would take for a
- * stolen one. A refused refresh signs out; a network failure keeps the session and retries.
+ * refreshes are serialised across tabs (a Web Lock) and a tab that finds a newer session than
+ * its own adopts it instead of spending the old token, which the server would take for a stolen
+ * one. A refused refresh signs out; a network failure keeps the session and retries.
  */
 export async function refresh() {
   const run = async () => {
-    const latest = stored();
-    if (!latest) { if (session) save(null); return; }
-    if (latest.refresh_token !== session?.refresh_token) { save(latest); return; }
+    const newest = await latest();
+    if (!newest) { if (session) save(null); return; }
+    if (newest.refresh_token !== session?.refresh_token) { follow(newest); return; }
     let tokens;
     try {
-      tokens = await api('POST', '/auth/refresh', { refresh_token: latest.refresh_token }, { retry: false });
+      tokens = await api('POST', '/auth/refresh', { refresh_token: newest.refresh_token }, { retry: false });
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) save(null);
-      else { clearTimeout(refreshTimer); refreshTimer = setTimeout(() => refresh().catch(() => {}), 5000); }
+      if (!(e instanceof ApiError && e.status === 401)) {
+        clearTimeout(refreshTimer);
+        refreshTimer = setTimeout(() => refresh().catch(() => {}), 5000);
+        throw e;
+      }
+      save(null);
       throw e;
     }
-    adopt({ ...tokens, user: tokens.user ?? latest.user });
+    adopt({ ...tokens, user: tokens.user ?? newest.user });
+    await shared({ session }).catch(() => {});
   };
   if (navigator.locks) return navigator.locks.request('lyceum.refresh', run);
   return run();
 }
 
 // Another tab signed in, refreshed or signed out: follow it.
-window.addEventListener('storage', (e) => { if (e.key === KEY) follow(stored()); });
+window.addEventListener('storage', (e) => { if (e.key === KEY) follow(JSON.parse(e.newValue || 'null')); });
 
 export async function signIn(email, password) { adopt(await api('POST', '/auth/login', { email, password })); }
 export async function signUp(email, password, display_name) {
@@ -96,4 +125,4 @@ export async function signOut() {
   if (s) await api('POST', '/auth/logout', { refresh_token: s.refresh_token }).catch(() => {});
 }
 
-if (session) save(session);
+if (session) follow(session);

@@ -81,7 +81,7 @@ async function render() {
     if (m) {
       try { await view(...m.slice(1)); } catch (e) {
         if (e instanceof ApiError && e.status === 401) { go(`/signin?next=${location.pathname}`); return; }
-        page(e instanceof ApiError && e.status === 404 ? t('not_found') : 'Error', h('p', { class: 'error', role: 'alert' }, e.message));
+        page(e instanceof ApiError && e.status === 404 ? t('not_found') : t('error_title'), h('p', { class: 'error', role: 'alert' }, e.message));
       }
       return;
     }

@@ -23,7 +23,7 @@ const STRINGS = {
     approve_course: 'Approve', reject_course: 'Reject', reject_reason: 'Reason for rejection', queue_empty: 'Nothing waiting for review.',
     approved: 'Approved and published.', signup_title: 'Create an account', signin_title: 'Sign in', have_account: 'Already have an account? Sign in',
     no_account: 'New here? Create an account', not_found: 'Page not found.', welcome: 'Hello, {name}', recommended: 'Recommended for you',
-    dismiss: 'Not interested', undo: 'Undo', lesson: 'Lesson', net_error: 'Cannot reach the server.',
+    dismiss: 'Not interested', undo: 'Undo', lesson: 'Lesson', net_error: 'Cannot reach the server.', error_title: 'Something went wrong',
   },
   zh: {
     skip: '跳到正文', language: '语言', footer: '实时学习：课程、直播课堂、付费咨询。',
@@ -48,7 +48,7 @@ const STRINGS = {
     approve_course: '通过', reject_course: '驳回', reject_reason: '驳回原因', queue_empty: '没有待审核的课程。',
     approved: '已通过并发布。', signup_title: '创建账户', signin_title: '登录', have_account: '已有账户？登录',
     no_account: '第一次来？创建账户', not_found: '页面不存在。', welcome: '你好，{name}', recommended: '为你推荐',
-    dismiss: '不感兴趣', undo: '撤销', lesson: '课时', net_error: '无法连接服务器。',
+    dismiss: '不感兴趣', undo: '撤销', lesson: '课时', net_error: '无法连接服务器。', error_title: '出错了',
   },
 };
 
@@ -62,6 +62,9 @@ export function addStrings(dict) {
     .concat(Object.keys(dict.zh ?? {}).filter((k) => !(k in dict.en)));
   if (missing.length) console.error(`i18n: keys without both languages: ${missing.join(', ')}`);
 }
+
+/** Every string of language `code` (a copy), for checks such as the browser tests' i18n sweep. */
+export const strings = (code) => ({ ...STRINGS[code] });
 
 let lang = localStorage.getItem('lyceum.lang') || (navigator.language.startsWith('zh') ? 'zh' : 'en');
 

@@ -120,3 +120,33 @@ test('a newcomer signs up, buys a paid course (a declined card first), reads a l
   await shot(me, '09-refunded');
   assert.deepEqual(problems(), []);
 });
+
+test('two tabs refreshing the one session at once both stay signed in', async () => {
+  const a = await browser.context.newPage();
+  await a.goto(`${base}/orders`);
+  await a.getByRole('button', { name: 'Sign out' }).waitFor();
+  const b = await browser.context.newPage();
+  await b.goto(`${base}/library`);
+  await b.getByRole('button', { name: 'Sign out' }).waitFor();
+  const refresh = (p) => p.evaluate(async () => {
+    const m = await import('/js/api.js');
+    try { await m.refresh(); return 'ok'; } catch (e) { return `refused: ${e.code}`; }
+  });
+  const whoami = (p) => p.evaluate(async () => {
+    const m = await import('/js/api.js');
+    try { return (await m.api('GET', '/me')).email; } catch (e) { return `refused: ${e.code}`; }
+  });
+  // Single-use refresh tokens: a tab that spent an old one would be taken for a thief and sign
+  // everyone out. Rounds of four racing refreshes must leave both tabs signed in as before.
+  const before = await whoami(a);
+  assert.ok(before.includes('@'), before);
+  for (let round = 0; round < 6; round += 1) {
+    const results = await Promise.all([refresh(a), refresh(b), refresh(a), refresh(b)]);
+    assert.deepEqual(results, ['ok', 'ok', 'ok', 'ok'], `round ${round}`);
+    assert.equal(await whoami(a), before, `tab A after round ${round}`);
+    assert.equal(await whoami(b), before, `tab B after round ${round}`);
+  }
+  await a.close();
+  await b.close();
+  assert.deepEqual(problems(), []);
+});

@@ -73,7 +73,10 @@ export async function startBrowser() {
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('console', (m) => {
       // A failed request is reported below with its URL; anything else the console says is kept.
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console error: ${m.text()}`);
+      // A socket refused while a test restarts the server is logged too; the tests check that
+      // the page recovers.
+      const expected = m.text().startsWith('Failed to load resource') || m.text().startsWith('WebSocket connection to');
+      if (m.type() === 'error' && !expected) problems.push(`console error: ${m.text()}`);
     });
     page.on('response', (r) => {
       if (r.status() >= 500 || (r.status() === 404 && !r.url().includes('/api/'))) problems.push(`${r.status()} ${r.url()}`);

@@ -20,7 +20,7 @@ addStrings({
     ad_order_id: 'Order id', ad_recent_orders: 'Latest orders', ad_status_filter: 'Status', ad_all_statuses: 'All', ad_buyer: 'Buyer', ad_no_orders: 'No orders.', ad_find: 'Find the order', ad_order: 'Order {id}', ad_list_price: 'List price', ad_discount: 'Discount',
     ad_paid: 'Paid', ad_refunded: 'Refunded', ad_remaining: 'Refundable', ad_paid_at: 'Paid at', ad_created: 'Created', ad_coupon: 'Coupon',
     ad_refund_amount: 'Amount to refund (empty: everything left)', ad_refund_reason: 'Reason', ad_refund: 'Refund',
-    ad_refund_done: 'Refund recorded; the order is now {status}.', ad_orders_note: 'The API has no list of every order: enter an order id (from the learner, a receipt or the logs).',
+    ad_refund_done: 'Refund recorded; the order is now {status}.', ad_orders_note: 'Pick an order from the list below, or enter its id (from the learner or a receipt).',
     ad_not_refundable: 'Nothing left to refund.', ad_currency: 'Currency', ad_collected: 'Collected (net of refunds)',
     ad_platform_net: 'Platform net', ad_discounts: 'Coupon discounts', ad_payable: 'Owed to instructors and experts',
     ad_trial: 'Trial balance', ad_balanced: 'Balanced (0)', ad_unbalanced: 'Out of balance: {sum}', ad_no_revenue: 'No money has moved yet.',
@@ -38,7 +38,7 @@ addStrings({
     ad_order_id: '订单号', ad_recent_orders: '最新订单', ad_status_filter: '状态', ad_all_statuses: '全部', ad_buyer: '买家', ad_no_orders: '没有订单。', ad_find: '查询订单', ad_order: '订单 {id}', ad_list_price: '标价', ad_discount: '优惠',
     ad_paid: '实付', ad_refunded: '已退款', ad_remaining: '可退金额', ad_paid_at: '付款时间', ad_created: '创建时间', ad_coupon: '优惠码',
     ad_refund_amount: '退款金额（留空则退还全部剩余）', ad_refund_reason: '原因', ad_refund: '退款',
-    ad_refund_done: '退款已记录，订单状态：{status}。', ad_orders_note: '接口没有列出全部订单的功能：请输入订单号（来自学员、收据或日志）。',
+    ad_refund_done: '退款已记录，订单状态：{status}。', ad_orders_note: '从下方列表中选择订单，或输入订单号（来自学员或收据）。',
     ad_not_refundable: '没有可退的金额。', ad_currency: '币种', ad_collected: '已收款（扣除退款）',
     ad_platform_net: '平台净收入', ad_discounts: '优惠券折扣', ad_payable: '应付讲师和专家',
     ad_trial: '试算平衡', ad_balanced: '平衡（0）', ad_unbalanced: '不平衡：{sum}', ad_no_revenue: '还没有任何资金往来。',
@@ -204,7 +204,9 @@ async function recentOrders(box) {
     go(`/admin/orders?${q}`);
   } }, h('option', { value: '' }, t('ad_all_statuses')),
   ORDER_STATUSES.map((s) => h('option', { value: s, selected: s === status }, t(`order_${s}`))));
-  const orders = await api('GET', `/admin/orders?limit=50${status ? `&status=${status}` : ''}`);
+  const query = new URLSearchParams({ limit: '50' });
+  if (ORDER_STATUSES.includes(status)) query.set('status', status);
+  const orders = await api('GET', `/admin/orders?${query}`);
   box.replaceChildren(h('h2', { id: 'recent-h' }, t('ad_recent_orders')),
     h('label', { class: 'inline' }, t('ad_status_filter'), pick),
     orders.length ? h('table', {}, h('thead', {}, h('tr', {},
@@ -234,7 +236,7 @@ function drawOrder(box, o) {
   box.replaceChildren(h('article', { class: 'card order' },
     h('h2', {}, t('ad_order', { id: o.id.slice(0, 8) })),
     h('dl', { class: 'figures' },
-      row(t('order_status'), h('span', { class: 'badge', id: 'order-status' }, o.status)),
+      row(t('order_status'), h('span', { class: 'badge', id: 'order-status', 'data-status': o.status }, t(`order_${o.status}`))),
       row(t('course'), link(`/courses/${o.course_id}`, o.course_title ?? o.course_id.slice(0, 8))),
       row(t('ad_list_price'), m(o.list_price)), row(t('ad_discount'), m(o.discount)),
       o.coupon ? row(t('ad_coupon'), o.coupon) : null,

@@ -35,7 +35,9 @@ export function authView(kind) {
   const form = h('form', { class: 'stack', onsubmit: submitter(async (fd) => {
     if (up) await signUp(fd.get('email'), fd.get('password'), fd.get('name'));
     else await signIn(fd.get('email'), fd.get('password'));
-    go(new URLSearchParams(location.search).get('next') || '/');
+    // Only a path of this site: never another origin (`//host`, `/\\host`, `https://…`).
+    const next = new URLSearchParams(location.search).get('next') ?? '';
+    go(/^\/(?![/\\])/.test(next) ? next : '/');
   }) },
   up ? field(t('name'), { name: 'name', required: true, autocomplete: 'name' }) : null,
   field(t('email'), { name: 'email', type: 'email', required: true, autocomplete: 'email' }),

@@ -16,7 +16,6 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 TARGET=${CARGO_TARGET_DIR:-target}
-VENV=$TARGET/ci-venv
 PG_SERVER=${LYCEUM_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-20}
 MAX_TIME=${SCHEMATHESIS_MAX_TIME:-150}
@@ -27,12 +26,28 @@ ADMIN_PASSWORD='contract admin password'
 log() { printf '[schemathesis] %s\n' "$*"; }
 die() { printf '[schemathesis] FATAL: %s\n' "$*" >&2; exit 1; }
 
+# The interpreter: CPython 3.11's ast.parse can fail inside hypothesis ("AST constructor
+# recursion depth mismatch", a SystemError seen once in CI on 3.11.7), so a newer one is used
+# when the machine has it (on PATH or under pyenv), else python3.
+PYTHON=
+for version in 3.13 3.12; do
+  for candidate in "python$version" "$(pyenv root 2>/dev/null || echo /nonexistent)"/versions/"$version"*/bin/"python$version"; do
+    if "$candidate" -c 'import venv' >/dev/null 2>&1; then PYTHON=$candidate; break 2; fi
+  done
+done
+PYTHON=${PYTHON:-python3}
+command -v "$PYTHON" >/dev/null || [ -x "$PYTHON" ] || die "no python3 to run schemathesis"
+PY_VERSION=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
+  || die "$PYTHON does not run"
+log "python $PY_VERSION ($PYTHON)"
+VENV=$TARGET/ci-venv-$PY_VERSION
+
 # The pinned schemathesis in a cached venv; reinstalled when the pin changes.
 if [ "$("$VENV/bin/schemathesis" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1)" \
     != "$SCHEMATHESIS_VERSION" ]; then
   log "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
   rm -rf "$VENV"
-  python3 -m venv "$VENV" || die "python3 -m venv failed (is python3-venv installed?)"
+  "$PYTHON" -m venv "$VENV" || die "$PYTHON -m venv failed (is python3-venv installed?)"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
     "schemathesis==$SCHEMATHESIS_VERSION" || die "pip could not install schemathesis"
 fi

@@ -199,6 +199,7 @@ pub async fn refund(
         (status = 201, description = "Created", body = CouponView),
         (status = 400, description = "Invalid", body = ErrorBody),
         (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "No such course (`course_id`)", body = ErrorBody),
         (status = 409, description = "Code taken", body = ErrorBody),
     ))]
 pub async fn create_coupon(

@@ -25,14 +25,16 @@ function follow(next) {
   listeners.forEach((fn) => fn(next));
 }
 
+/** Stores `next` for this tab and every other, and follows it; resolves once IndexedDB has it. */
 function save(next) {
   if (next) localStorage.setItem(KEY, JSON.stringify(next)); else localStorage.removeItem(KEY);
-  shared({ session: next }).catch(() => {});
+  const written = shared({ session: next }).catch(() => {});
   follow(next);
+  return written;
 }
 
 function adopt(tokens) {
-  save({ ...tokens, expires_at: Date.now() + tokens.expires_in * 1000 });
+  return save({ ...tokens, expires_at: Date.now() + tokens.expires_in * 1000 });
 }
 
 /** Sends a request to the API; JSON in and out; throws ApiError on any failure. */
@@ -105,8 +107,8 @@ export async function refresh() {
       save(null);
       throw e;
     }
-    adopt({ ...tokens, user: tokens.user ?? newest.user });
-    await shared({ session }).catch(() => {});
+    // Held under the lock until every tab can read the new session.
+    await adopt({ ...tokens, user: tokens.user ?? newest.user });
   };
   if (navigator.locks) return navigator.locks.request('lyceum.refresh', run);
   return run();

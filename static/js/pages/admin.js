@@ -93,7 +93,7 @@ export async function adminHomeView() {
 
 export async function reviewQueueView() {
   const data = await api('GET', '/admin/courses?status=in_review');
-  const items = data.items ?? data;
+  const { items } = data;
   adminPage(t('admin'), items.length ? h('ul', { class: 'grid', id: 'queue' }, items.map((c) => {
     const reason = h('input', { name: 'reason' });
     return courseCard(c, h('div', { class: 'stack' },

@@ -138,7 +138,6 @@ export async function courseView(id) {
   const lessons = h('ol', { class: 'lessons' }, c.lessons.map((l) => h('li', {},
     h('span', {}, l.title, ' ', l.free_preview ? h('span', { class: 'badge' }, t('preview')) : null),
     l.locked ? h('span', { class: 'meta' }, t('locked')) : link(`/courses/${id}/lessons/${l.id}`, t('open')))));
-  const sessList = (Array.isArray(sessions) ? sessions : sessions.items ?? []);
   page(c.title, h('div', { class: 'twocol' },
     h('div', {}, h('p', {}, c.description), h('p', { class: 'meta' }, t('by', { name: c.instructor.display_name }), ' · ',
       c.rating?.count ? t('rating', { avg: Number(c.rating.average).toFixed(1), n: c.rating.count }) : t('no_rating')),
@@ -147,7 +146,7 @@ export async function courseView(id) {
     similar.items.length ? h('section', { id: 'similar' }, h('h2', {}, t('similar')),
       h('ul', { class: 'grid' }, similar.items.map((r) => courseCard(r.course)))) : null),
     h('aside', { class: 'card' }, h('p', { class: 'price' }, money(c.price)), offer,
-      h('h2', {}, t('live_sessions')), sessList.length ? h('ul', {}, sessList.map((s) => h('li', {}, s.title, ' · ',
+      h('h2', {}, t('live_sessions')), sessions.length ? h('ul', {}, sessions.map((s) => h('li', {}, s.title, ' · ',
         h('span', { class: 'badge' }, t(`status_${s.status}`)), ' ', h('span', { class: 'meta' }, when(s.starts_at)),
         s.status !== 'ended' && (c.entitled || c.can_manage || user?.role === 'admin') ? [' ', link(`/live/${s.id}`, t('join_class'), { class: 'join-live' })] : null))) : h('p', {}, t('no_live')))));
 }
@@ -224,8 +223,8 @@ export async function lessonView(courseId, lessonId) {
 
 export async function libraryView() {
   const data = await api('GET', '/me/courses');
-  const items = data.items ?? data;
-  page(t('library'), items.length ? h('ul', { class: 'grid' }, items.map((c) => courseCard(c.course ?? c))) : h('p', {}, t('empty_library')));
+  const { items } = data;
+  page(t('library'), items.length ? h('ul', { class: 'grid' }, items.map((c) => courseCard(c.course))) : h('p', {}, t('empty_library')));
 }
 
 export async function ordersView() {

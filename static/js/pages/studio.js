@@ -350,8 +350,7 @@ export async function editCourseView(id) {
   // Live sessions.
   const liveBox = h('div');
   const drawLive = async () => {
-    const sessions = await api('GET', `/courses/${id}/live-sessions`).catch(() => []);
-    const items = Array.isArray(sessions) ? sessions : sessions.items ?? [];
+    const items = await api('GET', `/courses/${id}/live-sessions`);
     const act = (s, verb) => action(t(`st_${verb}`), async () => {
       await api('POST', `/live-sessions/${s.id}/${verb}`);
       await drawLive();

@@ -1,7 +1,8 @@
-//! The `lyceum` command: serve (the default), migrate, bootstrap an admin, seed demo data,
-//! evaluate the recommendation model.
+//! The `lyceum` command: serve (the default), migrate, bootstrap an admin, import MovieLens
+//! history, seed demo data, evaluate the recommendation model.
 
-use std::io::BufRead;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use lyceum::accounts::domain::Role;
 use lyceum::accounts::service::{self, NewAccount};
+use lyceum::catalog::import::{self, ImportOptions, movielens};
 use lyceum::config::Settings;
 use lyceum::orders::service::CommerceConfig;
 use lyceum::payments::sandbox::Sandbox;
@@ -72,6 +74,10 @@ enum RecommendCommand {
         /// Seed of the bootstrap and of the model's random initialisation.
         #[arg(long)]
         seed: Option<u64>,
+        /// First choose the popularity prior's weight and half-life on a validation slice of
+        /// the temporal training data, print the grid, and evaluate with the choice.
+        #[arg(long)]
+        tune: bool,
     },
 }
 
@@ -88,6 +94,26 @@ enum AdminCommand {
         /// Display name of the new admin.
         #[arg(long, default_value = "Administrator")]
         display_name: String,
+    },
+    /// Load MovieLens-format ratings as free published courses, learners and enrolments dated
+    /// when they were rated; running it again creates nothing twice.
+    ImportMovielens {
+        /// Tab-separated `user item rating timestamp` lines (`u.data`, or RecBole's `.inter`).
+        #[arg(long)]
+        ratings: PathBuf,
+        /// Titles and genres: MovieLens `u.item` or RecBole's `.item` (default: "Movie N",
+        /// no tags).
+        #[arg(long)]
+        items: Option<PathBuf>,
+        /// The account that teaches the imported courses (created when missing).
+        #[arg(long, default_value_t = ImportOptions::default().instructor_email)]
+        instructor_email: String,
+        /// Learners get `ml-<user id>@<this domain>`.
+        #[arg(long, default_value_t = ImportOptions::default().email_domain)]
+        email_domain: String,
+        /// Skip ratings below this (default: every rating is an enrolment).
+        #[arg(long)]
+        min_rating: Option<f32>,
     },
 }
 
@@ -128,6 +154,24 @@ async fn main() -> anyhow::Result<()> {
             println!("created admin {} ({})", user.email, user.id);
             Ok(())
         }
+        Command::Admin {
+            command:
+                AdminCommand::ImportMovielens {
+                    ratings,
+                    items,
+                    instructor_email,
+                    email_domain,
+                    min_rating,
+                },
+        } => {
+            let opts = ImportOptions {
+                instructor_email,
+                email_domain,
+                min_rating,
+                ..ImportOptions::default()
+            };
+            import_movielens(&settings, &ratings, items.as_deref(), opts).await
+        }
         Command::SeedDemo => {
             let db = open_one_shot(&settings).await?;
             // The sandbox provider keeps its own connection, as it does in the server.
@@ -162,6 +206,7 @@ async fn main() -> anyhow::Result<()> {
                     half_life_hours,
                     prior,
                     seed,
+                    tune,
                 },
         } => {
             let mut params = EvalParams::default();
@@ -179,18 +224,58 @@ async fn main() -> anyhow::Result<()> {
                 params.seed = seed;
                 params.model.seed = seed;
             }
-            recommend_eval(&ratings, json.as_deref(), &params)
+            recommend_eval(&ratings, json.as_deref(), params, tune)
         }
     }
 }
 
+/// `lyceum admin import-movielens`: reads both files before touching the database, so a
+/// malformed file changes nothing.
+async fn import_movielens(
+    settings: &Settings,
+    ratings: &Path,
+    items: Option<&Path>,
+    opts: ImportOptions,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let data = read(ratings, movielens::parse_ratings)?;
+    let items = items.map(|p| read(p, movielens::parse_items)).transpose()?;
+    let db = open_one_shot(settings).await?;
+    let report = db
+        .run(move |c| import::import(c, &data, items.as_ref(), &opts))
+        .await
+        .map_err(describe)?;
+    println!(
+        "imported {}: {report} in {:.1} s",
+        ratings.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Parses the file at `path` with `parse`, naming the file in errors.
+fn read<T, E>(path: &Path, parse: impl FnOnce(BufReader<File>) -> Result<T, E>) -> anyhow::Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    parse(BufReader::new(file)).with_context(|| format!("reading {}", path.display()))
+}
+
 /// `lyceum recommend eval`: CPU-bound and one-shot, so it simply runs on this thread.
-fn recommend_eval(ratings: &Path, json: Option<&Path>, params: &EvalParams) -> anyhow::Result<()> {
-    let file =
-        std::fs::File::open(ratings).with_context(|| format!("opening {}", ratings.display()))?;
-    let data = eval::parse_ratings(std::io::BufReader::new(file))
-        .with_context(|| format!("reading {}", ratings.display()))?;
-    let report = eval::evaluate(&data, params)?;
+fn recommend_eval(
+    ratings: &Path,
+    json: Option<&Path>,
+    mut params: EvalParams,
+    tune: bool,
+) -> anyhow::Result<()> {
+    let data = read(ratings, movielens::parse_ratings)?;
+    let tuning = tune.then(|| eval::tune(&data, &params));
+    if let Some(t) = &tuning {
+        t.apply(&mut params);
+    }
+    let mut report = eval::evaluate(&data, &params)?;
+    report.tuning = tuning;
     println!("{report}");
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&report)?;

@@ -194,15 +194,40 @@ pub fn insert_account(
     password_hash: &str,
     role: Role,
 ) -> Result<User, AccountError> {
-    let now = db::now();
+    let (email, name) = (&new.email, &new.display_name);
+    insert_user(conn, email, name, password_hash, role, db::now())
+}
+
+/// Inserts an account nobody can sign in to with a password ([`tokens::NO_PASSWORD`]), created
+/// as of `at`: for an import of another platform's users, which has no passwords to carry over
+/// and must not spend an argon2 hash on each of thousands of accounts. A duplicate email
+/// changes nothing.
+pub fn insert_passwordless(
+    conn: &mut DbConnection,
+    email: &Email,
+    display_name: &DisplayName,
+    role: Role,
+    at: NaiveDateTime,
+) -> Result<User, AccountError> {
+    insert_user(conn, email, display_name, tokens::NO_PASSWORD, role, at)
+}
+
+fn insert_user(
+    conn: &mut DbConnection,
+    email: &Email,
+    display_name: &DisplayName,
+    password_hash: &str,
+    role: Role,
+    at: NaiveDateTime,
+) -> Result<User, AccountError> {
     let row = UserRow {
         id: uuid::Uuid::now_v7().to_string(),
-        email: new.email.as_ref().to_owned(),
+        email: email.as_ref().to_owned(),
         password_hash: password_hash.to_owned(),
-        display_name: new.display_name.as_ref().to_owned(),
+        display_name: display_name.as_ref().to_owned(),
         role: role.as_str().to_owned(),
-        created_at: now,
-        updated_at: now,
+        created_at: at,
+        updated_at: at,
     };
     match store::insert_user(conn, &row) {
         Ok(()) => User::try_from(row),
@@ -250,10 +275,12 @@ pub async fn login(
     let found = db
         .run(move |conn| store::find_user_by_email(conn, &lookup).map_err(AccountError::from))
         .await?;
-    let hash = found
-        .as_ref()
-        .map_or(tokens::decoy_hash(), |u| u.password_hash.as_str())
-        .to_owned();
+    // An account without a password is verified against the decoy, like an unknown email:
+    // it never matches, and takes as long as any other failed login.
+    let hash = match &found {
+        Some(u) if u.password_hash != tokens::NO_PASSWORD => u.password_hash.clone(),
+        _ => tokens::decoy_hash().to_owned(),
+    };
     let matches = hasher.verify(password, hash).await?;
     match found {
         Some(row) if matches => {

@@ -192,6 +192,12 @@ pub fn verify_password_with(memory: &mut [Block], password: &str, phc: &str) -> 
         && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
+/// The stored "hash" of an account that has no password (a learner imported from another
+/// platform). It is not a PHC string, so [`verify_password`] rejects every password against
+/// it; login verifies such accounts against [`decoy_hash`] instead, so they fail as slowly as
+/// any other account.
+pub const NO_PASSWORD: &str = "!no-password";
+
 /// A valid hash of a random password, verified against when an email is unknown so a failed
 /// login takes as long whether or not the account exists.
 pub fn decoy_hash() -> &'static str {
@@ -212,6 +218,18 @@ mod tests {
             Duration::from_secs(ttl.max(0) as u64),
             Duration::from_secs(60),
         )
+    }
+
+    #[test]
+    fn no_password_matches_no_password() {
+        for guess in [
+            "",
+            "!no-password",
+            "no-password",
+            "correct horse battery staple",
+        ] {
+            assert!(!verify_password(guess, NO_PASSWORD), "{guess:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Entitlements: the one record of who may read a course's lessons. Free enrolment, paid orders
-//! and admins all grant through [`grant`]; refunds revoke through [`revoke_for_order`]. These
-//! are plain functions over a connection that never open a transaction of their own, so the
-//! orders module can call them inside its payment transaction.
+//! and admins all grant through [`grant`], an import of dated history through [`grant_all`];
+//! refunds revoke through [`revoke_for_order`]. These are plain functions over a connection
+//! that never open a transaction of their own, so the orders module can call them inside its
+//! payment transaction.
+
+use std::collections::BTreeSet;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -44,9 +47,7 @@ pub struct EntitlementRow {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
-/// Grants `user_id` access to `course_id`. Returns true when newly granted and false when an
-/// active entitlement already existed (the partial unique index decides, so two concurrent
-/// grants cannot both insert). Keeps the course's enrolment count exact.
+/// Grants `user_id` access to `course_id` from now on; see [`grant_all`].
 pub fn grant(
     conn: &mut DbConnection,
     user_id: &str,
@@ -54,26 +55,69 @@ pub fn grant(
     source: EntitlementSource,
     order_id: Option<&str>,
 ) -> Result<bool, diesel::result::Error> {
-    store::lock_course(conn, course_id)?;
-    let row = EntitlementRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        user_id: user_id.to_owned(),
-        course_id: course_id.to_owned(),
-        source: source.as_str().to_owned(),
-        order_id: order_id.map(str::to_owned),
+    let grant = Grant {
+        user_id,
+        course_id,
+        order_id,
         granted_at: db::now(),
-        revoked_at: None,
     };
-    let inserted = crate::insert_or_ignore!(conn, entitlements::table, &row);
-    match inserted {
-        Ok(0) => Ok(false),
-        Ok(_) => {
-            refresh_enrollment_count(conn, course_id)?;
-            Ok(true)
-        }
-        Err(e) if db::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
+    Ok(grant_all(conn, source, &[grant])? == [true])
+}
+
+/// One access to grant.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    /// Who may read.
+    pub user_id: &'a str,
+    /// What they may read.
+    pub course_id: &'a str,
+    /// The order that paid for it, when the source is an order.
+    pub order_id: Option<&'a str>,
+    /// When access started: now, or, for an import of another platform's history, when it
+    /// really did.
+    pub granted_at: NaiveDateTime,
+}
+
+/// Grants each of `grants` from `source`; says, in order, which were new (false: an active
+/// entitlement already existed; the partial unique index decides, so two concurrent grants
+/// cannot both insert). Keeps the enrolment count of every course involved exact, recounting
+/// each once however many grants it got, which is what lets an import write thousands at a
+/// time. The courses are locked in id order, so two batches cannot deadlock.
+pub fn grant_all(
+    conn: &mut DbConnection,
+    source: EntitlementSource,
+    grants: &[Grant<'_>],
+) -> Result<Vec<bool>, diesel::result::Error> {
+    let courses: BTreeSet<&str> = grants.iter().map(|g| g.course_id).collect();
+    for course_id in &courses {
+        store::lock_course(conn, course_id)?;
     }
+    let mut newly = Vec::with_capacity(grants.len());
+    let mut changed = BTreeSet::new();
+    for g in grants {
+        let row = EntitlementRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: g.user_id.to_owned(),
+            course_id: g.course_id.to_owned(),
+            source: source.as_str().to_owned(),
+            order_id: g.order_id.map(str::to_owned),
+            granted_at: g.granted_at,
+            revoked_at: None,
+        };
+        let inserted = match crate::insert_or_ignore!(conn, entitlements::table, &row) {
+            Ok(n) => n > 0,
+            Err(e) if db::is_unique_violation(&e) => false,
+            Err(e) => return Err(e),
+        };
+        if inserted {
+            changed.insert(g.course_id);
+        }
+        newly.push(inserted);
+    }
+    for course_id in changed {
+        refresh_enrollment_count(conn, course_id)?;
+    }
+    Ok(newly)
 }
 
 /// Revokes every active entitlement the order granted (logging each as a revocation);

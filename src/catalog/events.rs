@@ -124,7 +124,7 @@ fn insert(conn: &mut DbConnection, row: &EventRow) -> QueryResult<()> {
     crate::insert_or_ignore!(conn, behavior_events::table, (row, key)).map(|_| ())
 }
 
-/// Appends one event (a repeated course view within its window is dropped).
+/// Appends one event that happens now (a repeated course view within its window is dropped).
 pub fn record(
     conn: &mut DbConnection,
     user_id: &str,
@@ -132,13 +132,27 @@ pub fn record(
     kind: EventKind,
     weight: f64,
 ) -> QueryResult<()> {
+    record_at(conn, user_id, course_id, kind, weight, db::now())
+}
+
+/// Appends one event that happened at `occurred_at` (an import of dated history; the
+/// recommender decays and splits by this time). The id stays a UUIDv7 of the moment it is
+/// recorded, which is what the refit trigger counts by.
+pub fn record_at(
+    conn: &mut DbConnection,
+    user_id: &str,
+    course_id: &str,
+    kind: EventKind,
+    weight: f64,
+    occurred_at: chrono::NaiveDateTime,
+) -> QueryResult<()> {
     let row = EventRow {
         id: uuid::Uuid::now_v7().to_string(),
         user_id: user_id.to_owned(),
         course_id: course_id.to_owned(),
         kind: kind.as_str().to_owned(),
         weight,
-        occurred_at: db::now(),
+        occurred_at,
         detail: None,
     };
     insert(conn, &row)

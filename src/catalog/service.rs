@@ -12,7 +12,7 @@ use super::domain::{
     LessonBody, LessonTitle, Level, Rating, RejectionReason, ReviewText, Tags, Transition, WebUrl,
     problems,
 };
-use super::entitlements::{self, EntitlementRow, EntitlementSource};
+use super::entitlements::{self, EntitlementRow, EntitlementSource, Grant};
 use super::events::{self, EventKind};
 use super::store::{self, CourseContent, CourseRow, LessonRow, ReviewRow};
 use crate::accounts::{AuthUser, Role};
@@ -369,34 +369,53 @@ pub fn create_course(
         ));
     }
     db::write_transaction(conn, |conn| {
-        let now = db::now();
-        let c = draft.content(now);
-        let row = CourseRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            instructor_id: user.id.clone(),
-            title: c.title,
-            description: c.description,
-            category: c.category,
-            cover_image_url: c.cover_image_url,
-            price_minor: c.price_minor,
-            currency: c.currency,
-            level: c.level,
-            language: c.language,
-            status: CourseStatus::Draft.as_str().into(),
-            rejection_reason: None,
-            search_text: c.search_text,
-            rating_count: 0,
-            rating_sum: 0,
-            rating_avg: 0.0,
-            enrollment_count: 0,
-            published_at: None,
-            created_at: now,
-            updated_at: now,
-        };
-        store::insert_course(conn, &row)?;
-        store::set_tags(conn, &row.id, draft.tags.as_slice())?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let row = write_new_course(conn, id, &user.id, draft, None, db::now())?;
         card(conn, row)
     })
+}
+
+/// Writes a new course and its tags, checking no rules and opening no transaction: a draft, or
+/// (`published_at` given) a course published as of then, for an import of a catalog that was
+/// reviewed on the platform it comes from.
+pub(super) fn write_new_course(
+    conn: &mut DbConnection,
+    id: String,
+    instructor_id: &str,
+    draft: &CourseDraft,
+    published_at: Option<NaiveDateTime>,
+    at: NaiveDateTime,
+) -> Result<CourseRow, CatalogError> {
+    let c = draft.content(at);
+    let status = match published_at {
+        Some(_) => CourseStatus::Published,
+        None => CourseStatus::Draft,
+    };
+    let row = CourseRow {
+        id,
+        instructor_id: instructor_id.to_owned(),
+        title: c.title,
+        description: c.description,
+        category: c.category,
+        cover_image_url: c.cover_image_url,
+        price_minor: c.price_minor,
+        currency: c.currency,
+        level: c.level,
+        language: c.language,
+        status: status.as_str().into(),
+        rejection_reason: None,
+        search_text: c.search_text,
+        rating_count: 0,
+        rating_sum: 0,
+        rating_avg: 0.0,
+        enrollment_count: 0,
+        published_at,
+        created_at: at,
+        updated_at: at,
+    };
+    store::insert_course(conn, &row)?;
+    store::set_tags(conn, &row.id, draft.tags.as_slice())?;
+    Ok(row)
 }
 
 /// Applies edits to a course. A published course stays published while its owner edits it.
@@ -897,38 +916,65 @@ pub fn enroll(
     db::write_transaction(conn, |conn| {
         let course =
             store::find_course(conn, course_id)?.ok_or(CatalogError::NotFound("course"))?;
-        match status_of(&course)? {
-            CourseStatus::Published => {}
-            CourseStatus::Archived => {
-                return Err(CatalogError::Conflict(
-                    "this course is archived and takes no new enrolments".into(),
-                ));
-            }
-            CourseStatus::Draft | CourseStatus::InReview => {
-                return Err(CatalogError::NotFound("course"));
-            }
-        }
-        if course.price_minor > 0 {
-            return Err(CatalogError::PaymentRequired(format!(
-                "{} {}",
-                course.price_minor, course.currency
-            )));
-        }
-        let newly =
-            entitlements::grant(conn, &user.id, course_id, EntitlementSource::Enroll, None)?;
-        if newly {
-            events::record(
-                conn,
-                &user.id,
-                course_id,
-                EventKind::Enroll,
-                EventKind::Enroll.default_weight(),
-            )?;
-        }
+        check_free_enrolment(&course)?;
+        let grant = Grant {
+            user_id: &user.id,
+            course_id,
+            order_id: None,
+            granted_at: db::now(),
+        };
+        let newly = enroll_all(conn, &[grant])? == [true];
         let row = entitlements::active(conn, &user.id, course_id)?
             .ok_or(CatalogError::NotFound("entitlement"))?;
         Ok((row, newly))
     })
+}
+
+/// Refuses a course that takes no free enrolment: one learners cannot see (draft, in review),
+/// an archived one, or one that costs money.
+pub(super) fn check_free_enrolment(course: &CourseRow) -> Result<(), CatalogError> {
+    match status_of(course)? {
+        CourseStatus::Published => {}
+        CourseStatus::Archived => {
+            return Err(CatalogError::Conflict(
+                "this course is archived and takes no new enrolments".into(),
+            ));
+        }
+        CourseStatus::Draft | CourseStatus::InReview => {
+            return Err(CatalogError::NotFound("course"));
+        }
+    }
+    if course.price_minor > 0 {
+        return Err(CatalogError::PaymentRequired(format!(
+            "{} {}",
+            course.price_minor, course.currency
+        )));
+    }
+    Ok(())
+}
+
+/// What free enrolments write: the entitlements and, for each that is new, the `enroll`
+/// behaviour event with its default weight, dated like the grant (now, or when an imported
+/// enrolment happened). Checks no rules ([`check_free_enrolment`] does) and opens no
+/// transaction, so an import writes thousands in one. Says, in order, which were new.
+pub(super) fn enroll_all(
+    conn: &mut DbConnection,
+    grants: &[Grant<'_>],
+) -> Result<Vec<bool>, diesel::result::Error> {
+    let newly = entitlements::grant_all(conn, EntitlementSource::Enroll, grants)?;
+    let kind = EventKind::Enroll;
+    for (g, _) in grants.iter().zip(&newly).filter(|(_, new)| **new) {
+        let (user, course) = (g.user_id, g.course_id);
+        events::record_at(
+            conn,
+            user,
+            course,
+            kind,
+            kind.default_weight(),
+            g.granted_at,
+        )?;
+    }
+    Ok(newly)
 }
 
 /// A review with its author's name.

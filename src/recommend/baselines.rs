@@ -1,5 +1,6 @@
 //! The strong baselines the served model is measured against, fitted in the same run on the
-//! same training interactions: popularity, item-kNN, implicit ALS and EASE (Steck 2019). Each
+//! same training interactions: popularity (all time, and decayed like the served model's
+//! prior), item-kNN, implicit ALS and EASE (Steck 2019). Each
 //! scores every item for a user's training items, so the evaluation ranks the full catalog.
 
 use nalgebra::DMatrix;
@@ -32,6 +33,7 @@ impl Default for BaselineParams {
 /// The fitted baselines.
 pub struct Baselines {
     popularity: Vec<f32>,
+    recent_popularity: Vec<f32>,
     knn: Vec<Vec<(u32, f32)>>,
     als_users: Vec<Vec<f32>>,
     als_items: ItemFactors,
@@ -40,11 +42,18 @@ pub struct Baselines {
 }
 
 /// The baselines by name, in report order.
-pub const NAMES: [&str; 4] = ["popularity", "item_knn", "als", "ease"];
+pub const NAMES: [&str; 5] = ["popularity", "recent_popularity", "item_knn", "als", "ease"];
 
 impl Baselines {
-    /// Fits all four to `users` (each user's distinct positive training items, weight 1).
-    pub fn fit(n_items: usize, users: &[Vec<u32>], params: &BaselineParams) -> Baselines {
+    /// Fits them to `users` (each user's distinct positive training items, weight 1);
+    /// `recent_popularity` is each item's time-decayed popularity, computed by the caller who
+    /// knows the interactions' times.
+    pub fn fit(
+        n_items: usize,
+        users: &[Vec<u32>],
+        recent_popularity: Vec<f32>,
+        params: &BaselineParams,
+    ) -> Baselines {
         let cooc = Cooccurrence::from_baskets(n_items, users);
         let popularity = (0..n_items).map(|i| cooc.users(i)).collect();
         let knn = (0..n_items)
@@ -67,6 +76,7 @@ impl Baselines {
         let (als_users, als_items) = als::fit(n_items, &observations, &params.als);
         Baselines {
             popularity,
+            recent_popularity,
             knn,
             als_users,
             als_items,
@@ -80,6 +90,7 @@ impl Baselines {
         let n = self.popularity.len();
         match name {
             "popularity" => self.popularity.clone(),
+            "recent_popularity" => self.recent_popularity.clone(),
             "item_knn" => {
                 let mut s = vec![0.0; n];
                 for &i in items {
@@ -157,8 +168,9 @@ mod tests {
             },
             ..BaselineParams::default()
         };
-        let b = Baselines::fit(5, &users, &params);
+        let b = Baselines::fit(5, &users, vec![0.0, 0.0, 2.0, 0.0, 1.0], &params);
         assert_eq!(b.scores("popularity", 0, &[0])[4], 30.0);
+        assert_eq!(b.scores("recent_popularity", 0, &[0])[2], 2.0);
         for name in ["item_knn", "als", "ease"] {
             let s = b.scores(name, 0, &[0, 4]);
             assert!(s[1] > s[2] && s[1] > s[3], "{name}: {s:?}");

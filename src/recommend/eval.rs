@@ -14,7 +14,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::io::BufRead;
 use std::time::Instant;
 
 use chrono::NaiveDateTime;
@@ -27,91 +26,17 @@ use super::corpus::{Corpus, Course};
 use super::index::IndexParams;
 use super::model::{Interaction, ItemContent, ModelParams};
 use super::profile::{Profile, Touch};
+use super::rank::decayed;
 use super::service::MAX_LIMIT;
 use super::snapshot::Snapshot;
 use crate::catalog::events::EventKind;
+use crate::catalog::import::movielens::Ratings;
 
-/// Why an evaluation could not run; parse errors name the line.
+/// Why an evaluation could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    #[error("reading ratings: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("line {line}: {message}")]
-    Parse { line: usize, message: String },
     #[error("no user has two or more interactions, so there is nothing to hold out")]
     NothingToHoldOut,
-}
-
-/// One parsed interaction with dense user and item indices.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Rating {
-    pub user: u32,
-    pub item: u32,
-    pub rating: f32,
-    /// Unix seconds (fractional timestamps are rounded).
-    pub at: i64,
-}
-
-/// A whole data set: ratings in file order, ids mapped to `0..users` and `0..items` in order of
-/// first appearance.
-#[derive(Debug)]
-pub struct Ratings {
-    pub ratings: Vec<Rating>,
-    pub users: usize,
-    pub items: usize,
-}
-
-/// Reads MovieLens-format interactions: `user item rating timestamp` separated by tabs or
-/// spaces (MovieLens `u.data`), ids taken as tokens. A first line whose rating is not a number
-/// is a header and skipped (RecBole's `user_id:token item_id:token rating:float ...`);
-/// blank lines are skipped; anything else malformed is an error naming its line.
-pub fn parse_ratings(input: impl BufRead) -> Result<Ratings, EvalError> {
-    let mut users: HashMap<String, u32> = HashMap::new();
-    let mut items: HashMap<String, u32> = HashMap::new();
-    let mut ratings = Vec::new();
-    for (index, line) in input.lines().enumerate() {
-        let line = line?;
-        let number = index + 1;
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.is_empty() {
-            continue;
-        }
-        let error = |message: String| EvalError::Parse {
-            line: number,
-            message,
-        };
-        let [user, item, rating, at] = fields[..] else {
-            return Err(error(format!(
-                "expected 4 fields (user item rating timestamp), found {}",
-                fields.len()
-            )));
-        };
-        let Ok(rating) = rating.parse::<f32>() else {
-            if number == 1 {
-                continue; // a header
-            }
-            return Err(error(format!("rating {rating:?} is not a number")));
-        };
-        let at = match at.parse::<f64>() {
-            Ok(at) if at.is_finite() && rating.is_finite() => at.round() as i64,
-            _ => return Err(error(format!("timestamp {at:?} is not a finite number"))),
-        };
-        let next = users.len() as u32;
-        let user = *users.entry(user.to_string()).or_insert(next);
-        let next = items.len() as u32;
-        let item = *items.entry(item.to_string()).or_insert(next);
-        ratings.push(Rating {
-            user,
-            item,
-            rating,
-            at,
-        });
-    }
-    Ok(Ratings {
-        ratings,
-        users: users.len(),
-        items: items.len(),
-    })
 }
 
 /// Everything the evaluation can be tuned by; `Default` is what the documented run uses: the
@@ -126,6 +51,9 @@ pub struct EvalParams {
     pub baselines: BaselineParams,
     /// Share of all interactions, oldest first, that the temporal split trains on.
     pub train_fraction: f64,
+    /// Share of the temporal split's training interactions, newest first, that tuning holds
+    /// out as its validation slice (the test split is never looked at while choosing).
+    pub validation_fraction: f64,
     /// Bootstrap resamples of the evaluated users.
     pub bootstrap: usize,
     /// Seed of the bootstrap.
@@ -146,6 +74,7 @@ impl Default for EvalParams {
             index: IndexParams::default(),
             baselines: BaselineParams::default(),
             train_fraction: 0.8,
+            validation_fraction: 0.125,
             bootstrap: 1000,
             seed: 42,
         }
@@ -249,16 +178,17 @@ fn interactions(data: &Ratings, lines: &[usize]) -> Vec<Interaction> {
 }
 
 /// Global temporal split: the oldest `fraction` of all interactions train every model; users
-/// with history before the cut are asked for what they take after it. Nothing after the cut
-/// leaks into training, for any user.
-fn temporal(data: &Ratings, fraction: f64) -> Split {
+/// with history before the cut are asked for what they take after it, up to `until` (a share
+/// of all interactions too). Nothing after the cut leaks into training, for any user.
+fn temporal(data: &Ratings, name: &'static str, fraction: f64, until: f64) -> Split {
     let order = by_time(data);
-    let cut = ((order.len() as f64 * fraction) as usize).min(order.len());
+    let at = |share: f64| ((order.len() as f64 * share) as usize).min(order.len());
+    let (cut, end) = (at(fraction), at(until).max(at(fraction)));
     let train: Vec<usize> = order[..cut].iter().map(|o| o.1).collect();
-    let test: Vec<usize> = order[cut..].iter().map(|o| o.1).collect();
+    let test: Vec<usize> = order[cut..end].iter().map(|o| o.1).collect();
     let now = order[..cut].last().map_or(0, |o| o.0);
     Split {
-        name: "temporal",
+        name,
         train: interactions(data, &train),
         cases: cases_of(data, &train, &test, |_| now),
         now,
@@ -460,6 +390,8 @@ pub struct Report {
     pub dataset: DatasetStats,
     pub splits: Vec<SplitReport>,
     pub params: EvalParams,
+    /// How the prior was chosen, when the run tuned it first (see [`tune`]).
+    pub tuning: Option<Tuning>,
 }
 
 /// The name of the served model in reports.
@@ -514,13 +446,21 @@ fn estimate(mean: f64, mut samples: Vec<f64>) -> Estimate {
     }
 }
 
-/// Evaluates every model on one split. Model 0 is the served one.
-fn evaluate_split(split: Split, data: &Ratings, params: &EvalParams) -> SplitReport {
-    let courses = catalog(data.items);
+/// What the served model recommends on one split: each case's list of [`LIST`] items, the
+/// users whose `limit=10` list is not the first ten of it, and the seconds its build took.
+struct Served {
+    lists: Vec<Vec<u32>>,
+    prefix_mismatches: usize,
+    build_secs: f64,
+}
+
+/// Builds the served snapshot from the split's training interactions and asks it for every
+/// case, exactly as `GET /recommendations` does.
+fn serve(split: &Split, courses: &[Course], params: &EvalParams) -> Served {
     let started = Instant::now();
     let snapshot = Snapshot::build(
         Corpus {
-            courses: courses.clone(),
+            courses: courses.to_vec(),
             interactions: split.train.clone(),
         },
         params.model.clone(),
@@ -528,12 +468,55 @@ fn evaluate_split(split: Split, data: &Ratings, params: &EvalParams) -> SplitRep
         1,
         naive(split.now),
     );
-    let served_build_secs = started.elapsed().as_secs_f64();
+    let build_secs = started.elapsed().as_secs_f64();
     let item_of: HashMap<&str, u32> = courses
         .iter()
         .enumerate()
         .map(|(i, c)| (c.id.as_str(), i as u32))
         .collect();
+    let mut prefix_mismatches = 0;
+    let lists = split
+        .cases
+        .iter()
+        .map(|case| {
+            let profile = profile_of(case, courses);
+            let ids = |limit| -> Vec<u32> {
+                snapshot
+                    .recommend(&profile, limit, naive(case.now))
+                    .iter()
+                    .filter_map(|p| item_of.get(p.course_id.as_str()).copied())
+                    .collect()
+            };
+            let served = ids(LIST);
+            if ids(K)[..] != served[..served.len().min(K)] {
+                prefix_mismatches += 1;
+            }
+            served
+        })
+        .collect();
+    Served {
+        lists,
+        prefix_mismatches,
+        build_secs,
+    }
+}
+
+/// Each item's popularity decayed as the served prior decays it, at the split's "now".
+fn recent_popularity(split: &Split, items: usize, model: &ModelParams) -> Vec<f32> {
+    let mut scores = vec![0.0f64; items];
+    for x in &split.train {
+        if let Some(s) = scores.get_mut(x.item as usize) {
+            let age = (split.now - x.at).max(0) as f64;
+            *s += decayed(f64::from(x.weight), age, model.popularity_half_life_secs);
+        }
+    }
+    scores.into_iter().map(|s| s as f32).collect()
+}
+
+/// Evaluates every model on one split. Model 0 is the served one.
+fn evaluate_split(split: Split, data: &Ratings, params: &EvalParams) -> SplitReport {
+    let courses = catalog(data.items);
+    let served = serve(&split, &courses, params);
     let mut baskets: Vec<Vec<u32>> = vec![Vec::new(); data.users];
     for case in &split.cases {
         baskets[case.user as usize] = case.train.clone();
@@ -545,24 +528,12 @@ fn evaluate_split(split: Split, data: &Ratings, params: &EvalParams) -> SplitRep
             b.insert(at, x.item);
         }
     }
-    let baselines = Baselines::fit(data.items, &baskets, &params.baselines);
+    let recent = recent_popularity(&split, data.items, &params.model);
+    let baselines = Baselines::fit(data.items, &baskets, recent, &params.baselines);
     let names: Vec<&str> = std::iter::once(SERVED).chain(baselines::NAMES).collect();
     let mut hits: Vec<Vec<Hit>> = vec![Vec::with_capacity(split.cases.len()); names.len()];
     let mut shown: Vec<HashSet<u32>> = vec![HashSet::new(); names.len()];
-    let mut prefix_mismatches = 0;
-    for case in &split.cases {
-        let profile = profile_of(case, &courses);
-        let ids = |limit| -> Vec<u32> {
-            snapshot
-                .recommend(&profile, limit, naive(case.now))
-                .iter()
-                .filter_map(|p| item_of.get(p.course_id.as_str()).copied())
-                .collect()
-        };
-        let served = ids(LIST);
-        if ids(K)[..] != served[..served.len().min(K)] {
-            prefix_mismatches += 1;
-        }
+    for (case, served) in split.cases.iter().zip(served.lists) {
         let mut lists = vec![served];
         for name in baselines::NAMES {
             let scores = baselines.scores(name, case.user as usize, &case.train);
@@ -613,8 +584,8 @@ fn evaluate_split(split: Split, data: &Ratings, params: &EvalParams) -> SplitRep
                 recall50: minus(m, 2),
             })
             .collect(),
-        prefix_mismatches,
-        served_build_secs,
+        prefix_mismatches: served.prefix_mismatches,
+        served_build_secs: served.build_secs,
     }
 }
 
@@ -622,7 +593,10 @@ fn evaluate_split(split: Split, data: &Ratings, params: &EvalParams) -> SplitRep
 /// the very functions behind `GET /recommendations`) and the baselines, on the global temporal
 /// split and on leave-last-out, full ranking.
 pub fn evaluate(data: &Ratings, params: &EvalParams) -> Result<Report, EvalError> {
-    let splits = [temporal(data, params.train_fraction), leave_last_out(data)];
+    let splits = [
+        temporal(data, "temporal", params.train_fraction, 1.0),
+        leave_last_out(data),
+    ];
     if splits.iter().all(|s| s.cases.is_empty()) {
         return Err(EvalError::NothingToHoldOut);
     }
@@ -637,7 +611,121 @@ pub fn evaluate(data: &Ratings, params: &EvalParams) -> Result<Report, EvalError
             .map(|s| evaluate_split(s, data, params))
             .collect(),
         params: params.clone(),
+        tuning: None,
     })
+}
+
+/// Prior weights tuning tries (`ModelParams::popularity_prior`).
+const PRIOR_GRID: [f32; 6] = [0.0, 0.5, 1.0, 2.0, 4.0, 8.0];
+/// Popularity half-lives tuning tries, in days (`ModelParams::popularity_half_life_secs`).
+const HALF_LIFE_DAYS_GRID: [f64; 4] = [3.0, 7.0, 14.0, 30.0];
+
+/// One point of the tuning grid and the served model's figures there on the validation slice.
+#[derive(Clone, Debug, Serialize)]
+pub struct TuningPoint {
+    pub popularity_prior: f32,
+    pub popularity_half_life_days: f64,
+    pub hr10: f64,
+    pub ndcg10: f64,
+}
+
+/// What tuning tried on the validation slice and what it chose.
+#[derive(Clone, Debug, Serialize)]
+pub struct Tuning {
+    /// Users evaluated on the validation slice.
+    pub evaluated_users: usize,
+    /// Every grid point, in grid order.
+    pub points: Vec<TuningPoint>,
+    /// The point with the best NDCG@10 (then HR@10, then the earlier point).
+    pub chosen: TuningPoint,
+}
+
+/// Chooses the popularity prior's weight and half-life on a validation slice of the temporal
+/// split's training interactions: the served model is trained on the older part and asked for
+/// the newest [`EvalParams::validation_fraction`] of it, so the test split never influences a
+/// choice. Returns what it tried; the caller applies `chosen` to the params it evaluates with.
+pub fn tune(data: &Ratings, params: &EvalParams) -> Tuning {
+    let cut = params.train_fraction * (1.0 - params.validation_fraction);
+    let split = temporal(data, "validation", cut, params.train_fraction);
+    let courses = catalog(data.items);
+    let points: Vec<TuningPoint> = PRIOR_GRID
+        .iter()
+        .flat_map(|&prior| HALF_LIFE_DAYS_GRID.iter().map(move |&days| (prior, days)))
+        .map(|(prior, days)| {
+            let mut at = params.clone();
+            at.model.popularity_prior = prior;
+            at.model.popularity_half_life_secs = days * 86_400.0;
+            let served = serve(&split, &courses, &at);
+            let hits: Vec<Hit> = split
+                .cases
+                .iter()
+                .zip(&served.lists)
+                .map(|(case, list)| Hit::of(list, &case.targets))
+                .collect();
+            let mean =
+                |f: fn(&Hit) -> f64| hits.iter().map(f).sum::<f64>() / hits.len().max(1) as f64;
+            TuningPoint {
+                popularity_prior: prior,
+                popularity_half_life_days: days,
+                hr10: mean(|h| h.hr10),
+                ndcg10: mean(|h| h.ndcg10),
+            }
+        })
+        .collect();
+    let chosen = points
+        .iter()
+        .reduce(|best, p| {
+            if (p.ndcg10, p.hr10) > (best.ndcg10, best.hr10) {
+                p
+            } else {
+                best
+            }
+        })
+        .cloned()
+        .unwrap_or(TuningPoint {
+            popularity_prior: params.model.popularity_prior,
+            popularity_half_life_days: params.model.popularity_half_life_secs / 86_400.0,
+            hr10: 0.0,
+            ndcg10: 0.0,
+        });
+    Tuning {
+        evaluated_users: split.cases.len(),
+        points,
+        chosen,
+    }
+}
+
+impl Tuning {
+    /// `params` with the chosen prior.
+    pub fn apply(&self, params: &mut EvalParams) {
+        params.model.popularity_prior = self.chosen.popularity_prior;
+        params.model.popularity_half_life_secs = self.chosen.popularity_half_life_days * 86_400.0;
+    }
+}
+
+impl fmt::Display for Tuning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "validation slice: {} users; served HR@10 / NDCG@10 by prior weight (rows) and popularity half-life (columns, days)",
+            self.evaluated_users
+        )?;
+        write!(f, "{:>6}", "prior")?;
+        for days in HALF_LIFE_DAYS_GRID {
+            write!(f, " {:>13}", format!("{days} d"))?;
+        }
+        for (k, p) in self.points.iter().enumerate() {
+            if k % HALF_LIFE_DAYS_GRID.len() == 0 {
+                write!(f, "\n{:>6}", p.popularity_prior)?;
+            }
+            write!(f, " {:>6.3}/{:.3}", p.hr10, p.ndcg10)?;
+        }
+        writeln!(
+            f,
+            "\nchosen: prior {} with a {}-day half-life",
+            self.chosen.popularity_prior, self.chosen.popularity_half_life_days
+        )
+    }
 }
 
 impl fmt::Display for Estimate {
@@ -649,6 +737,9 @@ impl fmt::Display for Estimate {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.dataset;
+        if let Some(tuning) = &self.tuning {
+            writeln!(f, "{tuning}")?;
+        }
         writeln!(
             f,
             "{} users, {} items, {} interactions; full ranking, 95% bootstrap intervals ({} resamples)",
@@ -699,8 +790,9 @@ impl fmt::Display for Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::import::movielens::{ParseError, Rating, parse_ratings};
 
-    fn parse(text: &str) -> Result<Ratings, EvalError> {
+    fn parse(text: &str) -> Result<Ratings, ParseError> {
         parse_ratings(text.as_bytes())
     }
 
@@ -776,7 +868,7 @@ mod tests {
         else {
             panic!("valid input")
         };
-        let t = temporal(&data, 0.6);
+        let t = temporal(&data, "temporal", 0.6, 1.0);
         assert_eq!(t.train.len(), 3);
         assert!(t.train.iter().all(|x| x.at <= 20));
         assert_eq!(t.now, 20);
@@ -828,7 +920,17 @@ mod tests {
         assert_eq!(report.splits.len(), 2);
         for split in &report.splits {
             let names: Vec<&str> = split.models.iter().map(|m| m.model.as_str()).collect();
-            assert_eq!(names, ["served", "popularity", "item_knn", "als", "ease"]);
+            assert_eq!(
+                names,
+                [
+                    "served",
+                    "popularity",
+                    "recent_popularity",
+                    "item_knn",
+                    "als",
+                    "ease"
+                ]
+            );
             assert!(split.evaluated_users > 100, "{split:?}");
             assert_eq!(
                 split.prefix_mismatches, 0,
@@ -844,5 +946,36 @@ mod tests {
         let json = serde_json::to_value(&report).map_err(|e| e.to_string());
         let Ok(json) = json else { panic!("{json:?}") };
         assert!(json["splits"][0]["served_minus"][0]["hr10"]["low"].is_f64());
+    }
+
+    #[test]
+    fn tuning_chooses_on_the_validation_slice_only() {
+        let Ok(data) = parse(&generated()) else {
+            panic!("valid input")
+        };
+        let params = EvalParams::default();
+        let tuning = tune(&data, &params);
+        assert_eq!(
+            tuning.points.len(),
+            PRIOR_GRID.len() * HALF_LIFE_DAYS_GRID.len()
+        );
+        assert!(tuning.evaluated_users > 0);
+        // The validation slice ends where the test split begins: nothing after the cut.
+        let last_train =
+            by_time(&data)[(data.ratings.len() as f64 * params.train_fraction) as usize - 1].0;
+        let split = temporal(&data, "validation", 0.7, params.train_fraction);
+        assert!(split.train.iter().all(|x| x.at <= last_train));
+        let best = tuning
+            .points
+            .iter()
+            .map(|p| (p.ndcg10, p.hr10))
+            .fold((f64::MIN, f64::MIN), |a, b| if b > a { b } else { a });
+        assert_eq!((tuning.chosen.ndcg10, tuning.chosen.hr10), best);
+        let mut applied = params.clone();
+        tuning.apply(&mut applied);
+        assert_eq!(
+            applied.model.popularity_prior,
+            tuning.chosen.popularity_prior
+        );
     }
 }

@@ -55,12 +55,19 @@ pub struct ModelParams {
     pub max_items_per_user: usize,
     /// Seed of the random projection, so a refit of the same data gives the same vectors.
     pub seed: u64,
-    /// Weight of an item's popularity prior (`ln(1 + support) / ln(1 + max support)`, in
-    /// 0..1) added to its cosine when a user's candidates are re-scored: cosine alone ranks
-    /// rarely taken items as high as well-trodden ones (docs/recommendations.md has the sweep).
+    /// Weight of an item's popularity prior (its time-decayed popularity over the most popular
+    /// item's, in 0..1) added to its cosine when a user's candidates are re-scored: cosine
+    /// alone ranks rarely taken items as high as well-trodden ones, and what is taken now says
+    /// more about tomorrow than what was taken a year ago. Chosen on a validation slice
+    /// (docs/recommendations.md has the sweep).
     pub popularity_prior: f32,
-    /// Candidates taken from the index for a user and re-scored exactly, whatever the `limit`:
-    /// one fixed pool, so a shorter list is drawn from the same candidates as a longer one.
+    /// Half-life of an interaction's contribution to popularity, in seconds (the prior and
+    /// the "popular" fallback list). Chosen with the prior's weight.
+    pub popularity_half_life_secs: f64,
+    /// Candidates taken from the index for a user, joined by the most popular items and
+    /// re-scored exactly, whatever the `limit`: one fixed pool, so a shorter list is drawn
+    /// from the same candidates as a longer one, and a popular item a little off the user's
+    /// direction still competes on its full score.
     pub candidate_pool: usize,
 }
 
@@ -76,7 +83,8 @@ impl Default for ModelParams {
             power_iters: 3,
             max_items_per_user: 1_000,
             seed: 0x5eed_1ec7,
-            popularity_prior: 0.6,
+            popularity_prior: 4.0,
+            popularity_half_life_secs: 7.0 * 86_400.0,
             candidate_pool: 200,
         }
     }
@@ -157,6 +165,40 @@ pub fn content_vector(item: &ItemContent, params: &ModelParams) -> Vec<f32> {
         }
     }
     normalize(&mut v);
+    v
+}
+
+/// Courses in the catalog at which the shared direction is removed at half strength: a
+/// catalog of two courses must not make them opposites, one of thousands is centred fully.
+const CENTRE_SHRINK: f32 = 10.0;
+
+/// The direction the catalog's content vectors share, shrunk for small catalogs (see
+/// [`centred`]). Courses with one instructor, language and level have nearly the same content
+/// vector; left in, that shared direction is half of every user vector and ranks any rarely
+/// taken course high.
+pub fn content_mean<'a>(vectors: impl IntoIterator<Item = &'a [f32]>, dim: usize) -> Vec<f32> {
+    let mut mean = vec![0.0f64; dim];
+    let mut n = 0usize;
+    for v in vectors {
+        n += 1;
+        for (m, x) in mean.iter_mut().zip(v) {
+            *m += f64::from(*x);
+        }
+    }
+    let shrink = n as f64 / (n as f64 + f64::from(CENTRE_SHRINK));
+    mean.into_iter()
+        .map(|m| (m / n.max(1) as f64 * shrink) as f32)
+        .collect()
+}
+
+/// `content` without the catalog's shared direction `mean`, unit length; the vector as it was
+/// when nothing else is left (a course exactly like the average still needs a place).
+pub fn centred(content: &[f32], mean: &[f32]) -> Vec<f32> {
+    let mut v: Vec<f32> = content.iter().zip(mean).map(|(x, m)| x - m).collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm < 1e-3 || !normalize(&mut v) {
+        return content.to_vec();
+    }
     v
 }
 

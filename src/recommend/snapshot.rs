@@ -18,8 +18,6 @@ use crate::catalog::events::EventKind;
 
 /// Items on the popular and trending lists.
 const LIST_LEN: usize = 200;
-/// Popularity forgets slowly: an event a month old counts half.
-const POPULAR_HALF_LIFE_SECS: f64 = 30.0 * 86_400.0;
 /// Trending counts the last week only.
 const TRENDING_WINDOW_SECS: i64 = 7 * 86_400;
 /// Tags of a user's strongest interests used when their vector finds too little.
@@ -87,6 +85,9 @@ pub struct Snapshot {
     retired: HashSet<u32>,
     popular: Vec<u32>,
     trending: Vec<u32>,
+    /// The catalog's shared content direction at the refit, removed from every content vector
+    /// (cold-start courses too, so they land in the same space).
+    content_mean: Arc<[f32]>,
     params: Arc<ModelParams>,
     built_at: NaiveDateTime,
 }
@@ -116,13 +117,19 @@ impl Snapshot {
         let collaborative = model::fit_collaborative(n, &corpus.interactions, &params);
         let fitted = started.elapsed();
         let support = supports(n, &corpus.interactions);
-        let vectors = corpus
+        let contents: Vec<Vec<f32>> = corpus
             .courses
+            .iter()
+            .map(|c| model::content_vector(&c.content, &params))
+            .collect();
+        let content_mean: Arc<[f32]> =
+            model::content_mean(contents.iter().map(Vec::as_slice), params.dim).into();
+        let vectors = contents
             .iter()
             .zip(&collaborative)
             .enumerate()
-            .filter_map(|(i, (course, collab))| {
-                let content = model::content_vector(&course.content, &params);
+            .filter_map(|(i, (content, collab))| {
+                let content = model::centred(content, &content_mean);
                 let v = model::item_vector(Some(&content), collab.as_deref(), support[i], &params);
                 Some((u32::try_from(i).ok()?, v))
             })
@@ -134,16 +141,22 @@ impl Snapshot {
             index_ms = (started.elapsed() - fitted).as_millis() as u64,
             "recommendation model fitted and indexed"
         );
-        let (popular, trending) = lists(n, &corpus.interactions, now.and_utc().timestamp());
-        let most = support.iter().copied().max().unwrap_or(0) as f32;
+        let (popularity, trending) = lists(
+            n,
+            &corpus.interactions,
+            now.and_utc().timestamp(),
+            params.popularity_half_life_secs,
+        );
+        let most = popularity.iter().copied().fold(0.0f64, f64::max);
         let items: Vec<Arc<Item>> = corpus
             .courses
             .into_iter()
             .zip(support)
-            .map(|(c, s)| {
+            .zip(&popularity)
+            .map(|((c, s), &p)| {
                 let mut item = Item::new(c, s);
                 if most > 0.0 {
-                    item.prior = (s as f32).ln_1p() / most.ln_1p();
+                    item.prior = (p / most) as f32;
                 }
                 Arc::new(item)
             })
@@ -158,8 +171,9 @@ impl Snapshot {
             items,
             by_course,
             retired: HashSet::new(),
-            popular,
-            trending,
+            popular: top(&popularity),
+            trending: top(&trending),
+            content_mean,
             params: Arc::new(params),
             built_at: now,
         }
@@ -233,7 +247,10 @@ impl Snapshot {
     /// the same space as its items.
     pub fn content_vector(&self, content: &ItemContent) -> Vec<f32> {
         model::item_vector(
-            Some(&model::content_vector(content, &self.params)),
+            Some(&model::centred(
+                &model::content_vector(content, &self.params),
+                &self.content_mean,
+            )),
             None,
             0,
             &self.params,
@@ -325,8 +342,7 @@ impl Snapshot {
         };
         let mut picks = Vec::with_capacity(limit);
         if let Some(user) = user_vector_of(&touched, &self.params) {
-            let pool = self.params.candidate_pool.max(limit * 3 + 5);
-            let found = self.with_prior(self.index.search(&user, pool, keep));
+            let found = self.candidates(&user, limit, &keep);
             for (i, score) in self.close_and_varied(found, limit) {
                 let Some(item) = self.item(i) else { continue };
                 picks.push(Pick {
@@ -349,9 +365,28 @@ impl Snapshot {
         picks
     }
 
-    /// Re-scores candidates exactly: cosine plus the weighted popularity prior, for what points
-    /// the same way as the user (a negative cosine is no recommendation at any popularity).
-    fn with_prior(&self, found: Vec<(u32, f32)>) -> Vec<(u32, f32)> {
+    /// The user's candidates, best first: the index's nearest items joined by the popular
+    /// list (one fixed pool whatever the limit, see `ModelParams::candidate_pool`), each scored
+    /// exactly as cosine plus the weighted popularity prior, and only what points the same way
+    /// as the user (a negative cosine is no recommendation at any popularity).
+    fn candidates(
+        &self,
+        user: &[f32],
+        limit: usize,
+        keep: &impl Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
+        let pool = self.params.candidate_pool.max(limit * 3 + 5);
+        let mut found = self.index.search(user, pool, keep);
+        let near: HashSet<u32> = found.iter().map(|&(i, _)| i).collect();
+        for &i in self
+            .popular
+            .iter()
+            .filter(|&&i| keep(i) && !near.contains(&i))
+        {
+            if let Some(v) = self.index.vector(i) {
+                found.push((i, model::dot(user, &v)));
+            }
+        }
         let weight = self.params.popularity_prior;
         let mut scored: Vec<(u32, f32)> = found
             .into_iter()
@@ -526,16 +561,21 @@ fn supports(n: usize, interactions: &[model::Interaction]) -> Vec<usize> {
     support
 }
 
-/// The popular list (decayed weight over all time) and the trending one (weight over the last
-/// week), best first, each at most [`LIST_LEN`] long and only items with a positive score.
-fn lists(n: usize, interactions: &[model::Interaction], now: i64) -> (Vec<u32>, Vec<u32>) {
+/// Each item's popularity (weight decayed with `half_life_secs`) and its trending weight
+/// (weight over the last week).
+fn lists(
+    n: usize,
+    interactions: &[model::Interaction],
+    now: i64,
+    half_life_secs: f64,
+) -> (Vec<f64>, Vec<f64>) {
     let mut popular = vec![0.0f64; n];
     let mut trending = vec![0.0f64; n];
     for i in interactions {
         let age = (now - i.at).max(0);
         let w = f64::from(i.weight);
         if let Some(p) = popular.get_mut(i.item as usize) {
-            *p += rank::decayed(w, age as f64, POPULAR_HALF_LIFE_SECS);
+            *p += rank::decayed(w, age as f64, half_life_secs);
         }
         if age <= TRENDING_WINDOW_SECS
             && let Some(t) = trending.get_mut(i.item as usize)
@@ -543,9 +583,10 @@ fn lists(n: usize, interactions: &[model::Interaction], now: i64) -> (Vec<u32>, 
             *t += w;
         }
     }
-    (top(&popular), top(&trending))
+    (popular, trending)
 }
 
+/// The best [`LIST_LEN`] items with a positive score, best first.
 fn top(scores: &[f64]) -> Vec<u32> {
     let mut ranked: Vec<(u32, f64)> = scores
         .iter()

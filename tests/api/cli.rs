@@ -15,7 +15,8 @@ backend_tests!(
     migrate_is_repeatable,
 );
 
-fn lyceum(
+/// Runs the `lyceum` binary on `app`'s database with `args` (and `stdin`).
+pub(crate) fn lyceum(
     app: &crate::helpers::TestApp,
     args: &[&str],
     stdin: Option<&str>,

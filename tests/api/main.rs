@@ -13,6 +13,7 @@ mod commerce;
 mod consultations;
 mod errors;
 mod experts;
+mod import;
 mod input;
 mod live_room;
 mod ops;

@@ -1,0 +1,1 @@
+DROP INDEX entitlements_course_active_idx;

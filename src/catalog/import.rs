@@ -50,9 +50,10 @@ pub struct ImportOptions {
     /// Ratings below this are not enrolments; `None` (the default) keeps every rating, as the
     /// evaluation treats every rating as an implicit interaction.
     pub min_rating: Option<f32>,
-    /// Records written per transaction: enough that commits cost nothing, few enough that a
-    /// batch holds SQLite's write lock, or PostgreSQL's locks on the courses it enrols in, for
-    /// well under a second.
+    /// Records written per transaction. Each enrolment batch recounts the enrolments of the
+    /// courses it touched once, so larger batches are faster, but a batch holds SQLite's write
+    /// lock, or PostgreSQL's locks on those courses, while it runs: with the default, on
+    /// MovieLens-100K, about 0.3 s on SQLite and 3 s on PostgreSQL.
     pub batch: usize,
 }
 
@@ -63,7 +64,7 @@ impl Default for ImportOptions {
             instructor_email: "instructor@movielens.invalid".into(),
             email_domain: "movielens.invalid".into(),
             min_rating: None,
-            batch: 2_000,
+            batch: 5_000,
         }
     }
 }

@@ -58,6 +58,10 @@ enum RecommendCommand {
         /// `ml-100k.inter` with its header); `scripts/fetch-ml100k.sh` fetches ML-100K.
         #[arg(long)]
         ratings: PathBuf,
+        /// Titles and genres (`u.item` or RecBole's `ml-100k.item`), imported with the ratings
+        /// as the courses' titles and tags (default: "Movie N", no tags).
+        #[arg(long)]
+        items: Option<PathBuf>,
         /// Also write the figures as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -201,6 +205,7 @@ async fn main() -> anyhow::Result<()> {
             command:
                 RecommendCommand::Eval {
                     ratings,
+                    items,
                     json,
                     dim,
                     half_life_hours,
@@ -224,7 +229,7 @@ async fn main() -> anyhow::Result<()> {
                 params.seed = seed;
                 params.model.seed = seed;
             }
-            recommend_eval(&ratings, json.as_deref(), params, tune)
+            recommend_eval(&ratings, items.as_deref(), json.as_deref(), params, tune)
         }
     }
 }
@@ -244,7 +249,8 @@ async fn import_movielens(
     let report = db
         .run(move |c| import::import(c, &data, items.as_ref(), &opts))
         .await
-        .map_err(describe)?;
+        .map_err(describe)?
+        .report;
     println!(
         "imported {}: {report} in {:.1} s",
         ratings.display(),
@@ -265,16 +271,20 @@ where
 /// `lyceum recommend eval`: CPU-bound and one-shot, so it simply runs on this thread.
 fn recommend_eval(
     ratings: &Path,
+    items: Option<&Path>,
     json: Option<&Path>,
     mut params: EvalParams,
     tune: bool,
 ) -> anyhow::Result<()> {
     let data = read(ratings, movielens::parse_ratings)?;
-    let tuning = tune.then(|| eval::tune(&data, &params));
+    let items = items.map(|p| read(p, movielens::parse_items)).transpose()?;
+    let tuning = tune
+        .then(|| eval::tune(&data, items.as_ref(), &params))
+        .transpose()?;
     if let Some(t) = &tuning {
         t.apply(&mut params);
     }
-    let mut report = eval::evaluate(&data, &params)?;
+    let mut report = eval::evaluate(&data, items.as_ref(), &params)?;
     report.tuning = tuning;
     println!("{report}");
     if let Some(path) = json {

@@ -195,25 +195,29 @@ pub fn insert_account(
     role: Role,
 ) -> Result<User, AccountError> {
     let (email, name) = (&new.email, &new.display_name);
-    insert_user(conn, email, name, password_hash, role, db::now())
+    let id = uuid::Uuid::now_v7().to_string();
+    insert_user(conn, id, email, name, password_hash, role, db::now())
 }
 
 /// Inserts an account nobody can sign in to with a password ([`tokens::NO_PASSWORD`]), created
-/// as of `at`: for an import of another platform's users, which has no passwords to carry over
-/// and must not spend an argon2 hash on each of thousands of accounts. A duplicate email
+/// as of `at`, with the id the caller chose: for an import of another platform's users, which
+/// has no passwords to carry over, must not spend an argon2 hash on each of thousands of
+/// accounts, and derives ids from the file so every run gives the same ones. A duplicate email
 /// changes nothing.
 pub fn insert_passwordless(
     conn: &mut DbConnection,
+    id: String,
     email: &Email,
     display_name: &DisplayName,
     role: Role,
     at: NaiveDateTime,
 ) -> Result<User, AccountError> {
-    insert_user(conn, email, display_name, tokens::NO_PASSWORD, role, at)
+    insert_user(conn, id, email, display_name, tokens::NO_PASSWORD, role, at)
 }
 
 fn insert_user(
     conn: &mut DbConnection,
+    id: String,
     email: &Email,
     display_name: &DisplayName,
     password_hash: &str,
@@ -221,7 +225,7 @@ fn insert_user(
     at: NaiveDateTime,
 ) -> Result<User, AccountError> {
     let row = UserRow {
-        id: uuid::Uuid::now_v7().to_string(),
+        id,
         email: email.as_ref().to_owned(),
         password_hash: password_hash.to_owned(),
         display_name: display_name.as_ref().to_owned(),

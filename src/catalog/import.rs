@@ -109,6 +109,18 @@ impl fmt::Display for ImportReport {
     }
 }
 
+/// What an import did and where it put the data set, by dense index: callers that go on to
+/// ask the server's own readers about the file's users (the offline evaluation) need the ids.
+#[derive(Debug)]
+pub struct Imported {
+    /// The counts.
+    pub report: ImportReport,
+    /// The course of each item (`Ratings::item_keys` order).
+    pub courses: Vec<String>,
+    /// The learner of each user (`Ratings::user_keys` order).
+    pub learners: Vec<String>,
+}
+
 /// Why an import stopped. Batches committed before the failure stay; running the import again
 /// completes it.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +152,7 @@ pub fn import(
     data: &Ratings,
     items: Option<&Items>,
     opts: &ImportOptions,
-) -> Result<ImportReport, ImportError> {
+) -> Result<Imported, ImportError> {
     let mut report = ImportReport::default();
     let times = History::of(data)?;
     let batch = opts.batch.max(1);
@@ -223,7 +235,15 @@ pub fn import(
         report.enrolments_created += created;
         report.enrolments_existing += newly.len() - created;
     }
-    Ok(report)
+    Ok(Imported {
+        report,
+        courses: data
+            .item_keys
+            .iter()
+            .map(|key| course_id(&instructor, key))
+            .collect(),
+        learners,
+    })
 }
 
 /// The data set's times as the database stores them.
@@ -255,7 +275,8 @@ impl History {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let start = rated.iter().min().copied().unwrap_or_else(db::now);
-        // Every user of a data set has a rating, so each entry is lowered to a real time.
+        // A user without a rating here (a subset of a file, as the evaluation imports) is
+        // dated at the start.
         let mut user_first = vec![NaiveDateTime::MAX; data.users];
         let mut item_first: HashMap<String, NaiveDateTime> = HashMap::new();
         for (r, &at) in data.ratings.iter().zip(&rated) {
@@ -265,6 +286,11 @@ impl History {
                 .entry(data.item_keys[r.item as usize].clone())
                 .or_insert(at);
             *item = (*item).min(at);
+        }
+        for first in &mut user_first {
+            if *first == NaiveDateTime::MAX {
+                *first = start;
+            }
         }
         Ok(Self {
             rated,
@@ -291,7 +317,9 @@ fn instructor(conn: &mut DbConnection, email: &str) -> Result<String, ImportErro
             };
         }
         let name = DisplayName::parse("MovieLens").map_err(ImportError::Invalid)?;
-        let user = accounts::insert_passwordless(conn, &email, &name, Role::Instructor, db::now())?;
+        let id = derived_id("instructor", &[email.as_ref()]);
+        let user =
+            accounts::insert_passwordless(conn, id, &email, &name, Role::Instructor, db::now())?;
         Ok(user.id)
     })
 }
@@ -319,7 +347,8 @@ fn learner(
         .collect();
     let name = DisplayName::parse(&name)
         .map_err(|e| ImportError::Invalid(format!("user {key:?}: {e}")))?;
-    let user = accounts::insert_passwordless(conn, email, &name, Role::Learner, first)?;
+    let id = derived_id("learner", &[email.as_ref()]);
+    let user = accounts::insert_passwordless(conn, id, email, &name, Role::Learner, first)?;
     Ok((user.id, true))
 }
 
@@ -378,18 +407,25 @@ fn draft(key: &str, item: Option<&Item>) -> Result<CourseDraft, ImportError> {
     .map_err(|e| ImportError::Invalid(format!("item {key:?}: {e}")))
 }
 
-/// The id of the course `instructor` teaches for item `key`: a UUID (version 8) derived from
-/// both, so every run finds the course an earlier one created, and another instructor's import
-/// of the same file is a catalog of its own.
+/// The id of the course `instructor` teaches for item `key`: derived from both, so every run
+/// finds the course an earlier one created, and another instructor's import of the same file
+/// is a catalog of its own.
 fn course_id(instructor: &str, key: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"lyceum import course\0")
-        .chain_update(instructor.as_bytes())
-        .chain_update(b"\0")
-        .chain_update(key.as_bytes())
-        .finalize();
+    derived_id("course", &[instructor, key])
+}
+
+/// A UUID (version 8) derived from what it names (`kind`, then `parts`): the import's accounts
+/// and courses get the same ids from the same file on every server and every run (so an
+/// evaluation that imports is reproducible: the content featuriser hashes the instructor's id).
+fn derived_id(kind: &str, parts: &[&str]) -> String {
+    let mut digest = Sha256::new()
+        .chain_update(b"lyceum import ")
+        .chain_update(kind.as_bytes());
+    for part in parts {
+        digest = digest.chain_update(b"\0").chain_update(part.as_bytes());
+    }
     let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
+    bytes.copy_from_slice(&digest.finalize()[..16]);
     uuid::Builder::from_custom_bytes(bytes)
         .into_uuid()
         .to_string()

@@ -13,6 +13,7 @@
 //! - [`accounts`]: registration, login, refresh-token rotation, roles.
 //! - [`catalog`]: courses, lessons, review flow, search, enrolment, entitlements, reviews,
 //!   behaviour events.
+//! - [`memory`]: hands the allocator's free pages back to the system after refits.
 //! - [`money`]: `Money` and `Currency`: integer minor units, never floats.
 //! - [`pagination`]: bounded `limit`/`offset` for list endpoints.
 //! - [`realtime`]: WebSocket sessions, room actors, the broker and the frame layer.
@@ -37,6 +38,7 @@ pub mod db;
 pub mod error;
 pub mod input;
 pub mod ledger;
+pub mod memory;
 pub mod money;
 pub mod ops;
 pub mod orders;

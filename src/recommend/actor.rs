@@ -102,6 +102,8 @@ pub async fn refit(
             );
             // The receiver is gone only if the actor stopped: nothing to do then.
             let _ = tx.send(snapshot);
+            // The fit's working matrices were just freed.
+            crate::memory::release_freed();
         })
         .map_err(|_| RefitError::Thread)?;
     let snapshot = rx.await.map_err(|_| RefitError::Thread)?;
@@ -133,6 +135,7 @@ fn reap(old: Arc<Snapshot>) {
                 std::thread::sleep(Duration::from_millis(50));
             }
             drop(old);
+            crate::memory::release_freed();
         });
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "no reaper thread; the old snapshot is freed where it falls");

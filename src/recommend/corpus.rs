@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
+use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
 
 use super::model::{Interaction, ItemContent};
@@ -161,7 +162,11 @@ pub fn load(conn: &mut DbConnection) -> QueryResult<Corpus> {
         .enumerate()
         .filter_map(|(i, c)| Some((c.id.as_str(), u32::try_from(i).ok()?)))
         .collect();
-    let events: Vec<(String, String, f64, NaiveDateTime)> = behavior_events::table
+    let mut user_of: HashMap<String, u32> = HashMap::new();
+    let mut interactions = Vec::new();
+    // Streamed, newest first: a row becomes a 24-byte interaction as it is read, so a million
+    // events never sit in memory as text (that doubled a 1M-event refit's peak).
+    let rows = behavior_events::table
         .order(behavior_events::occurred_at.desc())
         .limit(MAX_EVENTS)
         .select((
@@ -170,11 +175,9 @@ pub fn load(conn: &mut DbConnection) -> QueryResult<Corpus> {
             behavior_events::weight,
             behavior_events::occurred_at,
         ))
-        .load(conn)?;
-    let mut user_of: HashMap<String, u32> = HashMap::new();
-    let mut interactions = Vec::with_capacity(events.len());
-    // Oldest first, the order the model expects of a log.
-    for (user, course, weight, at) in events.into_iter().rev() {
+        .load_iter::<(String, String, f64, NaiveDateTime), DefaultLoadingMode>(conn)?;
+    for row in rows {
+        let (user, course, weight, at) = row?;
         let Some(&item) = item_of.get(course.as_str()) else {
             continue; // a draft's or an archived course's events teach nothing recommendable
         };
@@ -186,6 +189,20 @@ pub fn load(conn: &mut DbConnection) -> QueryResult<Corpus> {
             weight: weight as f32,
             at: at.and_utc().timestamp(),
         });
+    }
+    // Oldest first, the order the model expects of a log, and users numbered in the order
+    // they first appear in it, as they were when the log was read oldest first: the fit's
+    // float sums run in that order, and a different one moves the evaluation's figures.
+    interactions.reverse();
+    let mut renumbered = vec![u32::MAX; user_of.len()];
+    let mut next = 0;
+    for interaction in &mut interactions {
+        let slot = &mut renumbered[interaction.user as usize];
+        if *slot == u32::MAX {
+            *slot = next;
+            next += 1;
+        }
+        interaction.user = *slot;
     }
     Ok(Corpus {
         courses,

@@ -83,7 +83,7 @@ impl Default for ModelParams {
             power_iters: 3,
             max_items_per_user: 1_000,
             seed: 0x5eed_1ec7,
-            popularity_prior: 4.0,
+            popularity_prior: 2.0,
             popularity_half_life_secs: 7.0 * 86_400.0,
             candidate_pool: 200,
         }

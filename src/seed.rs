@@ -4,6 +4,8 @@
 //! created, and a course left half-way by an interrupted run is moved on to its target status,
 //! so a second run changes nothing. Paid purchases come from the orders domain, not from here.
 
+use std::sync::Arc;
+
 use crate::accounts::AuthUser;
 use crate::accounts::domain::Role;
 use crate::accounts::service::{self, AccountError, NewAccount};
@@ -16,15 +18,19 @@ use crate::catalog::service::{
 use crate::catalog::store as catalog_store;
 use crate::catalog::store::CourseRow;
 use crate::classroom::sessions::{self as live_sessions, ClassError};
+use crate::clock::SystemClock;
 use crate::consultations::bookings::ConsultConfig;
 use crate::consultations::experts::{self, ExpertError, ProfileDraft, ProfileRequest, WindowView};
+use crate::consultations::hold_events::HoldSink;
 use crate::consultations::questions;
 use crate::db::{self, DbConnection, DbError};
+use crate::error::ApiError;
 use crate::orders::service::{
-    self as orders, CheckoutRequest, CommerceConfig, OrderError, OrderView,
+    self as orders, CheckoutRequest, CommerceConfig, OrderError, OrderSink, OrderView,
 };
 use crate::payments::ProviderStatus;
 use crate::payments::sandbox::Sandbox;
+use crate::payments::sinks::Sinks;
 
 /// The password every demo account gets; printed by the command and documented in the README.
 pub const DEMO_PASSWORD: &str = "lyceum-demo-password";
@@ -349,7 +355,12 @@ impl DemoShop<'_> {
                 .confirm(payment, payer, DEMO_CARD)
                 .map_err(|e| SeedError::Inconsistent(format!("demo payment refused: {e}")))?;
         }
-        orders::apply_queued_events(conn, self.sandbox, self.consult, chrono::Utc::now())?;
+        // As the webhook would, minus the rooms: a demo has nobody connected to tell.
+        let hold_sink = HoldSink::new(Arc::new(self.consult.clone()), Arc::new(SystemClock), None);
+        Sinks::default()
+            .with(OrderSink)
+            .with(hold_sink)
+            .apply_queued(conn, self.sandbox)?;
         Ok(())
     }
 }
@@ -366,6 +377,9 @@ pub enum SeedError {
     /// A demo purchase failed.
     #[error(transparent)]
     Order(#[from] OrderError),
+    /// Applying a demo payment's provider event failed.
+    #[error(transparent)]
+    Payment(#[from] ApiError),
     /// A demo live session could not be created.
     #[error(transparent)]
     Class(#[from] ClassError),

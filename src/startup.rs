@@ -18,14 +18,17 @@ use crate::accounts::tokens::TokenKeys;
 use crate::classroom::transcript::Transcripts;
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::Settings;
-use crate::consultations::bookings::{self, ConsultConfig};
-use crate::consultations::questions;
+use crate::consultations;
+use crate::consultations::bookings::ConsultConfig;
+use crate::consultations::hold_events::HoldSink;
 use crate::db::{Db, PoolOptions};
-use crate::orders::actor::{Command, OrderActor};
+use crate::orders::actor::OrderActor;
 use crate::orders::service::CommerceConfig;
+use crate::orders::service::OrderSink;
 use crate::payments::WebhookSecret;
 use crate::payments::dispatcher::Dispatcher;
 use crate::payments::sandbox::Sandbox;
+use crate::payments::sinks::Sinks;
 use crate::realtime::broker::InProcess;
 use crate::realtime::echo::{self, EchoLimit};
 use crate::realtime::room::{DrainAll, Registry, RoomDeps, RoomLimits};
@@ -178,7 +181,7 @@ impl Application {
                 DbFeed::new(db.clone()),
             )),
             actix_web::rt::spawn(dispatcher.run()),
-            actix_web::rt::spawn(consult_sweep(
+            actix_web::rt::spawn(consultations::sweep::run(
                 orders.get_ref().clone(),
                 consult.clone(),
                 clock.clone(),
@@ -217,6 +220,12 @@ impl Application {
             clock: clock.clone(),
         });
         let realtime_handle = realtime.clone();
+        // Who applies which provider events: each claims its own references.
+        let sinks = web::Data::new(Sinks::default().with(OrderSink).with(HoldSink::new(
+            consult.clone().into_inner(),
+            clock.clone(),
+            Some(realtime.rooms.clone()),
+        )));
         let transcripts = web::Data::new(Transcripts::default());
         let recommendations = web::Data::new(start_recommender(&db, &settings, &clock).await?);
         let sandbox = web::Data::new(sandbox);
@@ -253,6 +262,7 @@ impl Application {
                 .app_data(recommendations.clone())
                 .app_data(transcripts.clone())
                 .app_data(webhook_secret.clone())
+                .app_data(sinks.clone())
                 .configure(|cfg| api::extractor_config(cfg, settings.max_body_bytes))
                 .configure(api::configure)
                 .configure(|cfg| {
@@ -405,85 +415,4 @@ async fn start_recommender(
         throttle: EventThrottle::new(settings.events_burst, settings.events_per_minute),
         clock: clock.clone(),
     })
-}
-
-/// Runs the consultation sweep (unpaid bookings, no-shows, unsettled sessions; paid questions
-/// past their deadline; unlocks a crash left uncaptured) through the order actor every
-/// `every`, judged by `clock`.
-async fn consult_sweep(
-    orders: actix::Addr<OrderActor>,
-    cfg: Arc<ConsultConfig>,
-    clock: SharedClock,
-    every: std::time::Duration,
-) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tick.tick().await;
-        let now = clock.now();
-        let scan = Command::new("consult-sweep", move |c, _, _| Ok(bookings::due(c, now)?));
-        let due = match orders.send(scan).await {
-            Ok(Ok(due)) => due,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "consultation sweep failed");
-                Vec::new()
-            }
-            Err(_) => return,
-        };
-        // Each booking under its own key, so the sweep never runs beside the room, a webhook
-        // or a request touching the same booking's money.
-        for id in due {
-            let (key, c) = (format!("booking:{id}"), cfg.clone());
-            let one = Command::new(key, move |conn, p, _| {
-                bookings::sweep_one(conn, p, &c, &id, now)
-            });
-            match orders.send(one).await {
-                Ok(Ok(true)) => tracing::info!("consultation sweep moved a booking"),
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "consultation sweep failed"),
-                Err(_) => return,
-            }
-        }
-        if question_sweep(&orders, &cfg, now).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Expires paid questions whose deadline passed (each under its own `question:<id>` key, so
-/// never beside an answer to it) and finishes unlocks whose capture a crash interrupted (under
-/// the hold's key, like its webhook). Err only when the actor is gone.
-async fn question_sweep(
-    orders: &actix::Addr<OrderActor>,
-    cfg: &Arc<ConsultConfig>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), actix::MailboxError> {
-    let find = Command::new("question-sweep", move |c, _, _| {
-        Ok((questions::due(c, now)?, questions::unfinished_unlocks(c)?))
-    });
-    let (due, unlocks) = match orders.send(find).await? {
-        Ok(found) => found,
-        Err(e) => {
-            tracing::warn!(error = %e, "question sweep failed");
-            return Ok(());
-        }
-    };
-    for id in due {
-        let key = format!("question:{id}");
-        let expire = Command::new(key, move |c, p, _| questions::expire(c, p, &id, now));
-        match orders.send(expire).await? {
-            Ok(true) => tracing::info!("paid question expired"),
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "question expiry failed"),
-        }
-    }
-    for hold in unlocks {
-        let (key, cfg) = (format!("order:{hold}"), cfg.clone());
-        let finish = Command::new(key, move |c, p, _| {
-            questions::finish_unlock(c, p, &cfg, &hold)
-        });
-        if let Err(e) = orders.send(finish).await? {
-            tracing::warn!(error = %e, "finishing an unlock failed");
-        }
-    }
-    Ok(())
 }

@@ -222,15 +222,10 @@ fn run(w: &World, op: &Op) {
             }
         }
     }
-    let dir = w._dir.path().display().to_string();
-    let settings = lyceum::config::Settings::from_lookup(|k| match k {
-        "LYCEUM_DATA_DIR" => Some(dir.clone()),
-        "LYCEUM_JWT_SECRET" => Some("a-test-secret-long-enough-to-be-accepted".into()),
-        _ => None,
-    })
-    .unwrap();
-    let consult = lyceum::consultations::bookings::ConsultConfig::from_settings(&settings);
-    service::apply_queued_events(&mut c, &w.sandbox, &consult, chrono::Utc::now()).unwrap();
+    lyceum::payments::sinks::Sinks::default()
+        .with(service::OrderSink)
+        .apply_queued(&mut c, &w.sandbox)
+        .unwrap();
 }
 
 fn check(w: &World) {

@@ -25,8 +25,9 @@ use crate::accounts::{AuthUser, Role};
 use crate::db::schema::{booking_slots, bookings, consult_intervals};
 use crate::db::{self, DbConnection};
 use crate::money::Money;
-use crate::orders::service::{OrderError, ProviderEvent};
+use crate::orders::service::OrderError;
 use crate::orders::store::audit;
+use crate::payments::events::ProviderEvent;
 use crate::payments::{PaymentProvider, ProviderPayment};
 
 /// Bookings are made of slots of this many minutes.

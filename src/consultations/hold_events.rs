@@ -1,14 +1,24 @@
 //! Provider events for payment holds, routed by what the hold pays for: bookings and their
-//! extensions to [`bookings`], paid questions and unlocks to [`questions`]. The webhook
-//! handler only needs to know that a reference is a hold.
+//! extensions to [`bookings`], paid questions and unlocks to [`questions`]. [`HoldSink`] is
+//! how the webhook reaches them: it claims hold references, nothing more.
 
+use std::sync::Arc;
+
+use actix::Addr;
 use chrono::{DateTime, Utc};
 
 use super::bookings::{self, ConsultConfig};
+use super::live::ConsultAction;
 use super::{holds, questions};
+use crate::clock::SharedClock;
 use crate::db::DbConnection;
-use crate::orders::service::{OrderError, ProviderEvent};
+use crate::error::ApiError;
+use crate::orders::service::OrderError;
 use crate::payments::PaymentProvider;
+use crate::payments::events::{EventOutcome, ProviderEvent};
+use crate::payments::sinks::EventSink;
+use crate::realtime::kind::RoomAction;
+use crate::realtime::room::{Announce, Registry};
 
 /// What an event did that someone outside the database must hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,5 +75,54 @@ pub fn apply(
             "hold {} has an unknown purpose {other}",
             hold.id
         ))),
+    }
+}
+
+/// The event sink of holds (bookings, extensions, paid questions, unlocks), registered at
+/// startup. An authorised extension is announced to its consultation room once committed.
+pub struct HoldSink {
+    cfg: Arc<ConsultConfig>,
+    clock: SharedClock,
+    /// Where rooms are; `None` where no room can exist (`seed-demo`).
+    rooms: Option<Addr<Registry>>,
+}
+
+impl HoldSink {
+    /// A sink judging time by `clock` and announcing to `rooms`.
+    pub fn new(cfg: Arc<ConsultConfig>, clock: SharedClock, rooms: Option<Addr<Registry>>) -> Self {
+        Self { cfg, clock, rooms }
+    }
+}
+
+impl EventSink for HoldSink {
+    fn claims(&self, reference: &str) -> bool {
+        reference.starts_with(holds::PREFIX)
+    }
+
+    fn key(&self, conn: &mut DbConnection, reference: &str) -> Result<String, ApiError> {
+        Ok(key_for(conn, reference)?)
+    }
+
+    fn apply(
+        &self,
+        conn: &mut DbConnection,
+        provider: &dyn PaymentProvider,
+        event: &ProviderEvent,
+    ) -> Result<EventOutcome, ApiError> {
+        let outcome = apply(conn, provider, &self.cfg, event, self.clock.now())?;
+        if let (
+            HoldOutcome::ExtensionGranted {
+                booking_id,
+                minutes,
+            },
+            Some(rooms),
+        ) = (outcome, &self.rooms)
+        {
+            rooms.do_send(Announce {
+                room: format!("consult:{booking_id}"),
+                action: RoomAction::Consult(ConsultAction::Granted { minutes }),
+            });
+        }
+        Ok(EventOutcome::Applied)
     }
 }

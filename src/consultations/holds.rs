@@ -13,8 +13,9 @@ use crate::db::schema::payment_holds;
 use crate::db::{self, DbConnection};
 use crate::ledger;
 use crate::money::{Currency, Money, MoneyError};
-use crate::orders::service::{OrderError, ProviderEvent};
+use crate::orders::service::OrderError;
 use crate::orders::store::{audit, first_sighting};
+use crate::payments::events::ProviderEvent;
 use crate::payments::{CaptureMethod, PaymentProvider, ProviderPayment, ProviderStatus};
 
 /// Prefix of hold ids, which tells provider events for holds from those for orders.

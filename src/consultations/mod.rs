@@ -12,7 +12,10 @@
 //! - `routes`: the booking endpoints.
 //! - `questions`: paid written questions (ask, answer or expire, unlock a public answer) and
 //!   `question_routes`, their endpoints.
-//! - `hold_events`: provider events for holds, routed to bookings or questions by purpose.
+//! - `hold_events`: provider events for holds, routed to bookings or questions by purpose,
+//!   and the sink that hands them to it.
+//! - `sweep`: what no request comes back for (unpaid bookings, no-shows, unsettled sessions,
+//!   expired questions, unfinished unlocks), run on an interval.
 
 pub mod availability;
 pub mod bookings;
@@ -25,3 +28,4 @@ pub mod question_routes;
 pub mod questions;
 pub mod routes;
 pub mod settlement;
+pub mod sweep;

@@ -25,9 +25,10 @@ use crate::db::schema::{expert_question_prices, paid_questions, payment_holds, q
 use crate::db::{self, DbConnection};
 use crate::ledger;
 use crate::money::{Currency, Money};
-use crate::orders::service::{OrderError, ProviderEvent};
+use crate::orders::service::OrderError;
 use crate::orders::store::audit;
 use crate::pagination::Page;
+use crate::payments::events::ProviderEvent;
 use crate::payments::{PaymentProvider, ProviderPayment};
 
 /// Longest title, in characters.

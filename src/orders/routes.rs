@@ -1,13 +1,5 @@
 //! HTTP handlers for orders and coupons. Every purchase command is sent to the order actor.
 
-use crate::clock::Clock;
-use crate::consultations::bookings::ConsultConfig;
-use crate::consultations::hold_events::{self, HoldOutcome};
-use crate::consultations::holds;
-use crate::consultations::live::ConsultAction;
-use crate::realtime::kind::RoomAction;
-use crate::realtime::room::Announce;
-use crate::realtime::session::Realtime;
 use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
@@ -22,6 +14,8 @@ use crate::accounts::{AuthUser, Role};
 use crate::db::Db;
 use crate::error::{ApiError, ErrorBody};
 use crate::pagination::{Page, PageQuery};
+use crate::payments::events::{EventOutcome, ProviderEvent};
+use crate::payments::sinks::Sinks;
 
 /// Sends a command to the order actor and waits for its answer.
 pub async fn run<T: Send + 'static>(
@@ -231,11 +225,13 @@ pub async fn list_coupons(db: web::Data<Db>, user: AuthUser) -> Result<HttpRespo
 #[derive(Serialize, ToSchema)]
 pub struct WebhookAck {
     /// What processing the event did.
-    pub outcome: service::EventOutcome,
+    pub outcome: EventOutcome,
 }
 
 /// Receives provider events. The signature (`Lyceum-Signature: t=…,v1=…`, HMAC-SHA256 over
-/// `"{t}.{raw body}"`) is checked before anything is parsed; events are processed once each.
+/// `"{t}.{raw body}"`) is checked before anything is parsed; the event then goes to the sink
+/// that claims its reference (orders, holds), under that sink's key in the order actor, so it
+/// never runs beside another money command on the same subject. Events are processed once.
 #[utoipa::path(post, path = "/api/v1/payments/webhook", tag = "payments",
     params(("Lyceum-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256>")),
     request_body(content = String, content_type = "application/json", description = "The provider event"),
@@ -248,9 +244,8 @@ pub struct WebhookAck {
 pub async fn webhook(
     req: HttpRequest,
     orders: web::Data<Addr<OrderActor>>,
-    realtime: web::Data<Realtime>,
-    consult: web::Data<ConsultConfig>,
-    clock: web::Data<dyn Clock>,
+    db: web::Data<Db>,
+    sinks: web::Data<Sinks>,
     secret: web::Data<crate::payments::WebhookSecret>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -266,41 +261,17 @@ pub async fn webhook(
         chrono::Utc::now().timestamp(),
     )
     .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    let event: service::ProviderEvent = serde_json::from_slice(&body)
+    let event: ProviderEvent = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Validation(format!("malformed event: {e}")))?;
-    let reference = event.data.payment.reference.clone();
-    let key = format!("order:{reference}");
-    // Holds (consultations, paid questions) share the provider and this endpoint.
-    let outcome = if reference.starts_with(holds::PREFIX) {
-        let (consult, now) = (consult.into_inner(), clock.now());
-        let key = realtime
-            .db
-            .run(move |c| hold_events::key_for(c, &reference))
-            .await?;
-        let done = run(
-            &orders,
-            Command::new(key, move |c, p, _| {
-                hold_events::apply(c, p, &consult, &event, now)
-            }),
-        )
-        .await?;
-        if let HoldOutcome::ExtensionGranted {
-            booking_id,
-            minutes,
-        } = done
-        {
-            realtime.rooms.do_send(Announce {
-                room: format!("consult:{booking_id}"),
-                action: RoomAction::Consult(ConsultAction::Granted { minutes }),
-            });
-        }
-        service::EventOutcome::Applied
-    } else {
-        run(
-            &orders,
-            Command::new(key, move |c, _, _| service::apply_event(c, &event)),
-        )
-        .await?
+    let sink = sinks.claiming(&event.data.payment.reference)?;
+    let key = {
+        let (sink, reference) = (sink.clone(), event.data.payment.reference.clone());
+        db.run(move |c| sink.key(c, &reference)).await?
     };
+    let outcome = run(
+        &orders,
+        Command::new(key, move |c, p, _| Ok(sink.apply(c, p, &event))),
+    )
+    .await??;
     Ok(HttpResponse::Ok().json(WebhookAck { outcome }))
 }

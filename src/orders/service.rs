@@ -22,7 +22,8 @@ use crate::db::{self, DbConnection, DbError};
 use crate::error::ApiError;
 use crate::ledger::{domain as posting, service as ledger};
 use crate::money::{Currency, Money, MoneyView};
-use crate::payments::dispatcher;
+use crate::payments::events::{EventOutcome, ProviderEvent};
+use crate::payments::sinks::EventSink;
 use crate::payments::{
     CaptureMethod, PaymentProvider, ProviderError, ProviderPayment, ProviderStatus,
 };
@@ -639,49 +640,6 @@ fn complete_payment(
     Ok(true)
 }
 
-/// A provider webhook event, as delivered.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProviderEvent {
-    /// Unique event id; events are processed once.
-    pub id: String,
-    /// What happened (`payment.succeeded`, `payment.failed`, `refund.succeeded`, …).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The payment's state after the event.
-    pub data: ProviderEventData,
-}
-
-/// The payload of a provider event.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProviderEventData {
-    /// The payment as the provider now sees it.
-    pub payment: ProviderPayment,
-    /// The refund a `refund.succeeded` event reports.
-    #[serde(default)]
-    pub refund: Option<ProviderRefund>,
-}
-
-/// A refund as a provider event reports it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProviderRefund {
-    /// Our refund key: the id of the refund row.
-    pub id: String,
-    /// How much was given back.
-    pub amount_minor: i64,
-}
-
-/// What handling an event did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EventOutcome {
-    /// The event changed the order or its payment.
-    Applied,
-    /// Seen before; nothing done.
-    Duplicate,
-    /// Valid but stale or irrelevant (e.g. a failure reported after a success); nothing done.
-    Ignored,
-}
-
 /// Applies a provider event. The event id is recorded in the same transaction as its effect, so
 /// a redelivery (even a concurrent one) is a no-op.
 pub fn apply_event(
@@ -755,32 +713,27 @@ pub fn apply_event(
     })
 }
 
-/// Applies the sandbox provider's queued events in this process, for commands that run without
-/// an HTTP server to receive webhooks (`seed-demo`), sending each where the webhook would: holds
-/// (consultations, questions) or orders. Returns how many were applied.
-pub fn apply_queued_events(
-    conn: &mut DbConnection,
-    provider: &dyn PaymentProvider,
-    consult: &crate::consultations::bookings::ConsultConfig,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<usize, OrderError> {
-    let queued = dispatcher::undelivered(conn, None, 10_000)?;
-    for (id, payload) in &queued {
-        let event: ProviderEvent =
-            serde_json::from_str(payload).map_err(|e| OrderError::Unexpected(e.into()))?;
-        if event
-            .data
-            .payment
-            .reference
-            .starts_with(crate::consultations::holds::PREFIX)
-        {
-            crate::consultations::hold_events::apply(conn, provider, consult, &event, now)?;
-        } else {
-            apply_event(conn, &event)?;
-        }
-        dispatcher::mark_delivered(conn, id)?;
+/// Provider events for orders: their references are order ids (UUIDs), which no other sink
+/// makes.
+pub struct OrderSink;
+
+impl EventSink for OrderSink {
+    fn claims(&self, reference: &str) -> bool {
+        uuid::Uuid::parse_str(reference).is_ok()
     }
-    Ok(queued.len())
+
+    fn key(&self, _: &mut DbConnection, reference: &str) -> Result<String, ApiError> {
+        Ok(format!("order:{reference}"))
+    }
+
+    fn apply(
+        &self,
+        conn: &mut DbConnection,
+        _: &dyn PaymentProvider,
+        event: &ProviderEvent,
+    ) -> Result<EventOutcome, ApiError> {
+        Ok(apply_event(conn, event)?)
+    }
 }
 
 /// Loads an order visible to the caller: its buyer or an admin.

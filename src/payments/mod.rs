@@ -1,11 +1,14 @@
 //! Payments: the provider trait, the built-in sandbox provider, its webhook dispatcher, the
-//! sandbox's payer-facing pages, and webhook signatures.
+//! sandbox's payer-facing pages, webhook signatures, and the sinks verified provider events
+//! are handed to.
 
 pub mod dispatcher;
+pub mod events;
 pub mod provider;
 pub mod routes;
 pub mod sandbox;
 pub mod signature;
+pub mod sinks;
 
 pub use provider::{
     CaptureMethod, PaymentProvider, ProviderError, ProviderPayment, ProviderStatus,

@@ -21,9 +21,10 @@ log "npm ci in tests/browser"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
 
 TARGET=${CARGO_TARGET_DIR:-target}
+case $TARGET in /*) ;; *) TARGET=$PWD/$TARGET ;; esac
 log "building lyceum"
 cargo build --quiet --bin lyceum
-export LYCEUM_BIN=${LYCEUM_BIN:-$PWD/$TARGET/debug/lyceum}
+export LYCEUM_BIN=${LYCEUM_BIN:-$TARGET/debug/lyceum}
 
 log "running the browser tests"
 (cd tests/browser && npm test)

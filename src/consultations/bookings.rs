@@ -21,6 +21,7 @@ use super::experts::ExpertTerms;
 use super::holds::{self, HoldChange, HoldRequest, HoldRow};
 use super::metering;
 use super::settlement::{self, Facts, Outcome, Timings};
+use super::status::{BookingStatus, HoldPurpose, HoldStatus, stored};
 use crate::accounts::{AuthUser, Role};
 use crate::db::schema::{booking_slots, bookings, consult_intervals};
 use crate::db::{self, DbConnection};
@@ -134,7 +135,7 @@ fn take_unpaid_places(
 ) -> Result<(), BookFailure> {
     let pending: Vec<(String, Option<i32>, Option<i32>)> = bookings::table
         .filter(bookings::learner_id.eq(&row.learner_id))
-        .filter(bookings::status.eq("pending_payment"))
+        .filter(bookings::status.eq(BookingStatus::PendingPayment.as_str()))
         .filter(bookings::id.ne(&row.id))
         .select((
             bookings::expert_id,
@@ -233,6 +234,11 @@ pub struct BookingRow {
 }
 
 impl BookingRow {
+    /// Where the booking stands; a stored name this build does not know is an error.
+    pub fn status(&self) -> Result<BookingStatus, OrderError> {
+        stored("booking", &self.id, &self.status)
+    }
+
     /// Booked seconds including extensions.
     pub fn limit_s(&self) -> i64 {
         i64::from(self.minutes + self.extra_minutes) * 60
@@ -395,10 +401,11 @@ pub fn mine_named(conn: &mut DbConnection, user: &str) -> QueryResult<Vec<NamedB
 fn set_status(
     conn: &mut DbConnection,
     b: &BookingRow,
-    from: &[&str],
-    to: &str,
+    from: &[BookingStatus],
+    to: BookingStatus,
     cause: &str,
 ) -> Result<bool, OrderError> {
+    let (from, to): (Vec<&str>, &str) = (from.iter().map(|s| s.as_str()).collect(), to.as_str());
     let n = diesel::update(
         bookings::table
             .find(&b.id)
@@ -454,7 +461,7 @@ pub fn book(
                 extra_minutes: 0,
                 rate_per_minute_minor: terms.rate_per_minute_minor,
                 currency: terms.currency.as_str().to_owned(),
-                status: "pending_payment".into(),
+                status: BookingStatus::PendingPayment.as_str().into(),
                 billable_seconds: 0,
                 charged_minor: 0,
                 expert_joined_at: None,
@@ -473,7 +480,7 @@ pub fn book(
             let hold = holds::insert(
                 c,
                 &HoldRequest {
-                    purpose: "booking",
+                    purpose: HoldPurpose::Booking,
                     subject_id: &row.id,
                     payer_id: &learner.id,
                     payee_id: &terms.expert_id,
@@ -481,7 +488,8 @@ pub fn book(
                     fee_bps: cfg.fee_bps,
                 },
             )?;
-            audit(c, "booking", &row.id, None, "pending_payment", "booked")?;
+            let pending = BookingStatus::PendingPayment.as_str();
+            audit(c, "booking", &row.id, None, pending, "booked")?;
             Ok::<_, BookFailure>((row, hold))
         });
         match tried {
@@ -513,8 +521,8 @@ pub fn book(
                 set_status(
                     c,
                     &booking,
-                    &["pending_payment"],
-                    "payment_failed",
+                    &[BookingStatus::PendingPayment],
+                    BookingStatus::PaymentFailed,
                     "provider refused",
                 )?;
                 free_slots(c, &booking.id)?;
@@ -570,7 +578,7 @@ pub fn retry_of_same_booking(
         .filter(bookings::expert_id.eq(expert_id))
         .filter(bookings::starts_at.eq(naive(start)))
         .filter(bookings::minutes.eq(minutes as i32))
-        .filter(bookings::status.eq("pending_payment"))
+        .filter(bookings::status.eq(BookingStatus::PendingPayment.as_str()))
         .select(BookingRow::as_select())
         .first(conn)
         .ok()?;
@@ -597,12 +605,13 @@ pub fn apply_event(
         "booking no longer waiting",
         |c, hold, change| {
             let booking = find(c, &hold.subject_id)?;
-            Ok(match (change, hold.purpose.as_str()) {
-                (HoldChange::Authorized, "booking") => {
-                    !set_status(c, &booking, &["pending_payment"], "confirmed", &event.kind)?
+            Ok(match (change, hold.purpose()?) {
+                (HoldChange::Authorized, HoldPurpose::Booking) => {
+                    let (from, to) = (BookingStatus::PendingPayment, BookingStatus::Confirmed);
+                    !set_status(c, &booking, &[from], to, &event.kind)?
                 }
-                (HoldChange::Authorized, "extension") => {
-                    let live = ["confirmed", "in_progress"].contains(&booking.status.as_str());
+                (HoldChange::Authorized, HoldPurpose::Extension) => {
+                    let live = booking.status()?.is_live();
                     if live {
                         let minutes = hold.amount_minor / booking.rate_per_minute_minor;
                         diesel::update(bookings::table.find(&booking.id))
@@ -615,12 +624,12 @@ pub fn apply_event(
                     }
                     !live
                 }
-                (HoldChange::Failed, "booking") => {
+                (HoldChange::Failed, HoldPurpose::Booking) => {
                     if set_status(
                         c,
                         &booking,
-                        &["pending_payment"],
-                        "payment_failed",
+                        &[BookingStatus::PendingPayment],
+                        BookingStatus::PaymentFailed,
                         &event.kind,
                     )? {
                         free_slots(c, &booking.id)?;
@@ -645,10 +654,10 @@ pub fn request_extension(
     minutes: i64,
 ) -> Result<ProviderPayment, OrderError> {
     let b = find(conn, id)?;
-    if !["confirmed", "in_progress"].contains(&b.status.as_str()) {
+    let status = b.status()?;
+    if !status.is_live() {
         return Err(OrderError::Conflict(format!(
-            "a {} booking cannot be extended",
-            b.status
+            "a {status} booking cannot be extended"
         )));
     }
     let end = b.starts_at.and_utc() + Duration::seconds(b.limit_s());
@@ -662,7 +671,7 @@ pub fn request_extension(
         holds::insert(
             c,
             &HoldRequest {
-                purpose: "extension",
+                purpose: HoldPurpose::Extension,
                 subject_id: &b.id,
                 payer_id: &b.learner_id,
                 payee_id: &b.expert_id,
@@ -685,7 +694,14 @@ pub fn decline(
     if b.party(&user.id) != Some(Party::Expert) && user.role != Role::Admin {
         return Err(OrderError::Forbidden("only the expert can decline".into()));
     }
-    end_unstarted(conn, provider, &b, "declined", 0, "expert declined")
+    end_unstarted(
+        conn,
+        provider,
+        &b,
+        BookingStatus::Declined,
+        0,
+        "expert declined",
+    )
 }
 
 /// The learner cancels: free before the notice period, else the late fee is captured.
@@ -704,7 +720,7 @@ pub fn cancel(
         conn,
         provider,
         &b,
-        "canceled",
+        BookingStatus::Canceled,
         fee,
         if late {
             "late cancellation"
@@ -717,7 +733,8 @@ pub fn cancel(
 /// What cancelling `b` at `now` costs: whether it is late (a confirmed booking inside the
 /// notice period) and the fee, `late_cancel_fee_bps` of the price then, else 0.
 pub fn cancel_fee(cfg: &ConsultConfig, b: &BookingRow, now: DateTime<Utc>) -> (bool, i64) {
-    let late = b.status == "confirmed" && now > b.starts_at.and_utc() - cfg.cancel_notice;
+    let confirmed = b.status == BookingStatus::Confirmed.as_str();
+    let late = confirmed && now > b.starts_at.and_utc() - cfg.cancel_notice;
     let fee = if late {
         price(b) * i64::from(cfg.late_cancel_fee_bps) / 10_000
     } else {
@@ -767,7 +784,7 @@ pub fn cancel_quote(
     only_the_learner_cancels(&b, user)?;
     let (late, fee_minor) = cancel_fee(cfg, &b, now);
     Ok(CancelQuote {
-        cancellable: ["pending_payment", "confirmed"].contains(&b.status.as_str()),
+        cancellable: b.status()?.is_unstarted(),
         late,
         fee_minor,
         price_minor: price(&b),
@@ -790,14 +807,14 @@ fn end_unstarted(
     conn: &mut DbConnection,
     provider: &dyn PaymentProvider,
     b: &BookingRow,
-    to: &str,
+    to: BookingStatus,
     fee: i64,
     cause: &str,
 ) -> Result<BookingRow, OrderError> {
-    if !["pending_payment", "confirmed"].contains(&b.status.as_str()) {
+    let status = b.status()?;
+    if !status.is_unstarted() {
         return Err(OrderError::Conflict(format!(
-            "a booking that is {} cannot be {to}",
-            b.status
+            "a booking that is {status} cannot be {to}"
         )));
     }
     let charged = settle_holds(conn, provider, b, fee, cause)?;
@@ -810,12 +827,13 @@ fn end_unstarted(
 fn finish(
     conn: &mut DbConnection,
     b: &BookingRow,
-    to: &str,
+    to: BookingStatus,
     charged: i64,
     cause: &str,
 ) -> Result<(), OrderError> {
+    let from = b.status()?;
     db::write_transaction(conn, |c| {
-        if !set_status(c, b, &[b.status.as_str()], to, cause)? {
+        if !set_status(c, b, &[from], to, cause)? {
             return Err(OrderError::Conflict(format!(
                 "the booking changed while it was being {to}"
             )));
@@ -845,7 +863,7 @@ fn settle_holds(
     let all = holds::for_subject(conn, &b.id)?;
     let mut taken: i64 = all.iter().map(|h| h.captured_minor).sum();
     for hold in all {
-        let take = if hold.status == "authorized" {
+        let take = if hold.status()? == HoldStatus::Authorized {
             (target - taken).clamp(0, hold.amount_minor)
         } else {
             0
@@ -859,7 +877,12 @@ fn settle_holds(
 fn authorised(conn: &mut DbConnection, b: &BookingRow) -> Result<i64, OrderError> {
     Ok(holds::for_subject(conn, &b.id)?
         .iter()
-        .filter(|h| matches!(h.status.as_str(), "authorized" | "captured"))
+        .filter(|h| {
+            matches!(
+                h.status(),
+                Ok(HoldStatus::Authorized | HoldStatus::Captured)
+            )
+        })
         .map(|h: &HoldRow| h.amount_minor)
         .sum())
 }
@@ -905,10 +928,10 @@ pub fn record_meter(
             let started = diesel::update(
                 bookings::table
                     .find(booking_id)
-                    .filter(bookings::status.eq("confirmed")),
+                    .filter(bookings::status.eq(BookingStatus::Confirmed.as_str())),
             )
             .set((
-                bookings::status.eq("in_progress"),
+                bookings::status.eq(BookingStatus::InProgress.as_str()),
                 bookings::updated_at.eq(db::now()),
             ))
             .execute(conn)?;
@@ -917,8 +940,8 @@ pub fn record_meter(
                     conn,
                     "booking",
                     booking_id,
-                    Some("confirmed"),
-                    "in_progress",
+                    Some(BookingStatus::Confirmed.as_str()),
+                    BookingStatus::InProgress.as_str(),
                     "metering started",
                 )?;
             }
@@ -1007,7 +1030,7 @@ pub fn settle(
     ended_by: Option<Party>,
 ) -> Result<BookingRow, OrderError> {
     let b = find(conn, id)?;
-    if b.settled_at.is_some() || !["confirmed", "in_progress"].contains(&b.status.as_str()) {
+    if b.settled_at.is_some() || !b.status()?.is_live() {
         return Ok(b);
     }
     let (closed, open) = stored_meter(conn, id)?;
@@ -1063,7 +1086,8 @@ pub fn settle(
     let amount = metering::charge(billable, b.rate_per_minute_minor, authorised(conn, &b)?);
     let charged = settle_holds(conn, provider, &b, amount, "consultation settled")?;
     db::write_transaction(conn, |c| {
-        if set_status(c, &b, &["confirmed", "in_progress"], "completed", "settled")? {
+        let live = [BookingStatus::Confirmed, BookingStatus::InProgress];
+        if set_status(c, &b, &live, BookingStatus::Completed, "settled")? {
             diesel::update(bookings::table.find(id))
                 .set((
                     bookings::billable_seconds.eq(billable),
@@ -1098,7 +1122,11 @@ fn free_slots_after(
 /// window) may have passed. Each is then handled by `sweep_one` under its own order-actor key.
 pub fn due(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<Vec<String>> {
     bookings::table
-        .filter(bookings::status.eq_any(["pending_payment", "confirmed", "in_progress"]))
+        .filter(bookings::status.eq_any([
+            BookingStatus::PendingPayment.as_str(),
+            BookingStatus::Confirmed.as_str(),
+            BookingStatus::InProgress.as_str(),
+        ]))
         .filter(
             bookings::expires_at
                 .le(naive(now))
@@ -1125,20 +1153,22 @@ pub fn sweep_one(
     let start = b.starts_at.and_utc();
     let late = now > start + cfg.no_show_grace;
     let over = now > start + Duration::seconds(b.limit_s()) + cfg.no_show_grace;
-    match b.status.as_str() {
-        "pending_payment" if now > b.expires_at.and_utc() => {
-            end_unstarted(conn, provider, &b, "expired", 0, "payment window passed")?;
+    let status = b.status()?;
+    match status {
+        BookingStatus::PendingPayment if now > b.expires_at.and_utc() => {
+            let cause = "payment window passed";
+            end_unstarted(conn, provider, &b, BookingStatus::Expired, 0, cause)?;
         }
-        "confirmed" | "in_progress" if late && b.expert_joined_at.is_none() => {
-            no_show(conn, provider, &b, "expert_no_show", 0)?;
+        _ if status.is_live() && late && b.expert_joined_at.is_none() => {
+            no_show(conn, provider, &b, BookingStatus::ExpertNoShow, 0)?;
         }
-        "confirmed" | "in_progress" if late && b.learner_joined_at.is_none() => {
+        _ if status.is_live() && late && b.learner_joined_at.is_none() => {
             let fee = price(&b) * i64::from(cfg.learner_no_show_fee_bps) / 10_000;
-            no_show(conn, provider, &b, "learner_no_show", fee)?;
+            no_show(conn, provider, &b, BookingStatus::LearnerNoShow, fee)?;
         }
         // Both came but billable time never ran (they were never there together), or the
         // parties left a running session: once the booked time is over, settle by the rule.
-        "confirmed" | "in_progress" if over => {
+        _ if status.is_live() && over => {
             let (_, open) = stored_meter(conn, id)?;
             let grace = Duration::seconds(cfg.reconnect_grace_s);
             if open.is_some_and(|(_, checkpoint)| now - checkpoint <= grace) {
@@ -1155,10 +1185,10 @@ fn no_show(
     conn: &mut DbConnection,
     provider: &dyn PaymentProvider,
     b: &BookingRow,
-    to: &str,
+    to: BookingStatus,
     fee: i64,
 ) -> Result<(), OrderError> {
-    let charged = settle_holds(conn, provider, b, fee, to)?;
+    let charged = settle_holds(conn, provider, b, fee, to.as_str())?;
     finish(conn, b, to, charged, "no-show")
 }
 

@@ -8,8 +8,10 @@ use actix::Addr;
 use chrono::{DateTime, Utc};
 
 use super::bookings::{self, ConsultConfig};
+use super::holds;
 use super::live::ConsultAction;
-use super::{holds, questions};
+use super::questions;
+use super::status::HoldPurpose;
 use crate::clock::SharedClock;
 use crate::db::DbConnection;
 use crate::error::ApiError;
@@ -40,10 +42,10 @@ pub enum HoldOutcome {
 /// nothing else touches, run under their hold.
 pub fn key_for(conn: &mut DbConnection, id: &str) -> Result<String, OrderError> {
     let hold = holds::find(conn, id)?.ok_or(OrderError::UnknownOrder)?;
-    Ok(match hold.purpose.as_str() {
-        "booking" | "extension" => format!("booking:{}", hold.subject_id),
-        "question" => format!("question:{}", hold.subject_id),
-        _ => format!("order:{}", hold.id),
+    Ok(match hold.purpose()? {
+        HoldPurpose::Booking | HoldPurpose::Extension => format!("booking:{}", hold.subject_id),
+        HoldPurpose::Question => format!("question:{}", hold.subject_id),
+        HoldPurpose::Unlock => format!("order:{}", hold.id),
     })
 }
 
@@ -56,8 +58,8 @@ pub fn apply(
     now: DateTime<Utc>,
 ) -> Result<HoldOutcome, OrderError> {
     let hold = holds::find(conn, &event.data.payment.reference)?.ok_or(OrderError::UnknownOrder)?;
-    match hold.purpose.as_str() {
-        "booking" | "extension" => {
+    match hold.purpose()? {
+        HoldPurpose::Booking | HoldPurpose::Extension => {
             let (booking, granted) = bookings::apply_event(conn, provider, event)?;
             Ok(match granted {
                 Some(minutes) => HoldOutcome::ExtensionGranted {
@@ -67,14 +69,10 @@ pub fn apply(
                 None => HoldOutcome::Applied,
             })
         }
-        "question" | "unlock" => {
+        HoldPurpose::Question | HoldPurpose::Unlock => {
             questions::apply_event(conn, provider, cfg, event, now)?;
             Ok(HoldOutcome::Applied)
         }
-        other => Err(OrderError::Unexpected(anyhow::anyhow!(
-            "hold {} has an unknown purpose {other}",
-            hold.id
-        ))),
     }
 }
 

@@ -9,6 +9,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::status::{HoldPurpose, HoldStatus, stored};
 use crate::db::schema::payment_holds;
 use crate::db::{self, DbConnection};
 use crate::ledger;
@@ -27,7 +28,7 @@ pub const PREFIX: &str = "hold_";
 pub struct HoldRow {
     /// `hold_…`; the provider reference.
     pub id: String,
-    /// `booking`, `extension`, `question` or `unlock`.
+    /// A [`HoldPurpose`].
     pub purpose: String,
     /// The booking or question it pays for.
     pub subject_id: String,
@@ -43,7 +44,7 @@ pub struct HoldRow {
     pub fee_bps: i32,
     /// The provider's payment id, once created.
     pub payment_id: Option<String>,
-    /// `pending`, `authorized`, `captured`, `released` or `failed`.
+    /// A [`HoldStatus`]; read it with [`HoldRow::status`].
     pub status: String,
     /// Taken so far.
     pub captured_minor: i64,
@@ -53,10 +54,22 @@ pub struct HoldRow {
     pub updated_at: NaiveDateTime,
 }
 
+impl HoldRow {
+    /// Where the hold is; a stored name this build does not know is an error, not a guess.
+    pub fn status(&self) -> Result<HoldStatus, OrderError> {
+        stored("hold", &self.id, &self.status)
+    }
+
+    /// What the hold pays for, read the same way.
+    pub fn purpose(&self) -> Result<HoldPurpose, OrderError> {
+        stored("hold", &self.id, &self.purpose)
+    }
+}
+
 /// What a hold is for and who pays whom.
 pub struct HoldRequest<'a> {
-    /// `booking`, `extension`, `question` or `unlock`.
-    pub purpose: &'static str,
+    /// What it pays for.
+    pub purpose: HoldPurpose,
     /// The booking or question.
     pub subject_id: &'a str,
     /// The learner.
@@ -74,7 +87,7 @@ pub fn insert(conn: &mut DbConnection, req: &HoldRequest) -> Result<HoldRow, Ord
     let now = db::now();
     let row = HoldRow {
         id: format!("{PREFIX}{}", uuid::Uuid::now_v7().simple()),
-        purpose: req.purpose.to_owned(),
+        purpose: req.purpose.as_str().to_owned(),
         subject_id: req.subject_id.to_owned(),
         payer_id: req.payer_id.to_owned(),
         payee_id: req.payee_id.to_owned(),
@@ -82,7 +95,7 @@ pub fn insert(conn: &mut DbConnection, req: &HoldRequest) -> Result<HoldRow, Ord
         currency: req.amount.currency().as_str().to_owned(),
         fee_bps: req.fee_bps as i32,
         payment_id: None,
-        status: "pending".into(),
+        status: HoldStatus::Pending.as_str().into(),
         captured_minor: 0,
         created_at: now,
         updated_at: now,
@@ -90,7 +103,8 @@ pub fn insert(conn: &mut DbConnection, req: &HoldRequest) -> Result<HoldRow, Ord
     diesel::insert_into(payment_holds::table)
         .values(&row)
         .execute(conn)?;
-    audit(conn, "hold", &row.id, None, "pending", req.purpose)?;
+    let pending = HoldStatus::Pending.as_str();
+    audit(conn, "hold", &row.id, None, pending, req.purpose.as_str())?;
     Ok(row)
 }
 
@@ -145,11 +159,12 @@ pub fn for_subject(conn: &mut DbConnection, subject_id: &str) -> QueryResult<Vec
 fn transition(
     conn: &mut DbConnection,
     hold: &HoldRow,
-    from: &str,
-    to: &str,
+    from: HoldStatus,
+    to: HoldStatus,
     captured_minor: i64,
     cause: &str,
 ) -> Result<bool, OrderError> {
+    let (from, to) = (from.as_str(), to.as_str());
     let n = diesel::update(
         payment_holds::table
             .find(&hold.id)
@@ -201,10 +216,10 @@ pub fn capture_posting(
         release(conn, provider, hold, cause)?;
         return Ok(0);
     }
-    if hold.status != "authorized" {
+    let status = hold.status()?;
+    if status != HoldStatus::Authorized {
         return Err(OrderError::Conflict(format!(
-            "a {} hold cannot be captured",
-            hold.status
+            "a {status} hold cannot be captured"
         )));
     }
     let payment_id = hold.payment_id.as_deref().unwrap_or_default();
@@ -218,7 +233,8 @@ pub fn capture_posting(
         )));
     }
     db::write_transaction(conn, |c| {
-        if transition(c, hold, "authorized", "captured", amount_minor, cause)? {
+        let (from, to) = (HoldStatus::Authorized, HoldStatus::Captured);
+        if transition(c, hold, from, to, amount_minor, cause)? {
             let lines = posting(amount).map_err(|e| OrderError::Unexpected(e.into()))?;
             ledger::service::post(c, hold.purpose.as_str(), &hold.id, &hold.currency, &lines)?;
         }
@@ -234,14 +250,15 @@ pub fn release(
     hold: &HoldRow,
     cause: &str,
 ) -> Result<(), OrderError> {
-    if !matches!(hold.status.as_str(), "pending" | "authorized") {
+    let status = hold.status()?;
+    if !matches!(status, HoldStatus::Pending | HoldStatus::Authorized) {
         return Ok(());
     }
     if let Some(payment_id) = &hold.payment_id {
         provider.release(payment_id)?;
     }
     db::write_transaction(conn, |c| {
-        transition(c, hold, &hold.status, "released", 0, cause)?;
+        transition(c, hold, status, HoldStatus::Released, 0, cause)?;
         Ok(())
     })
 }
@@ -279,11 +296,27 @@ pub fn apply_event(
     }
     let change = match event.kind.as_str() {
         "payment.authorized"
-            if transition(conn, &hold, "pending", "authorized", 0, &event.kind)? =>
+            if transition(
+                conn,
+                &hold,
+                HoldStatus::Pending,
+                HoldStatus::Authorized,
+                0,
+                &event.kind,
+            )? =>
         {
             HoldChange::Authorized
         }
-        "payment.canceled" if transition(conn, &hold, "pending", "failed", 0, &event.kind)? => {
+        "payment.canceled"
+            if transition(
+                conn,
+                &hold,
+                HoldStatus::Pending,
+                HoldStatus::Failed,
+                0,
+                &event.kind,
+            )? =>
+        {
             HoldChange::Failed
         }
         _ => HoldChange::None,

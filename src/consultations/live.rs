@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::bookings::{BookingRow, Party, SLOT_MINUTES, party_of};
 use super::metering::{Change, Meter};
+use super::status::BookingStatus;
 use crate::classroom::rules::{Draft, MAX_CHAT_CHARS, Refusal};
 use crate::payments::ProviderPayment;
 
@@ -71,7 +72,7 @@ impl ConsultState {
             expert_id: booking.expert_id.clone(),
             learner_id: booking.learner_id.clone(),
             meter: Meter::new(booking.limit_s(), grace_s, billed_s, left_open),
-            ended: !["confirmed", "in_progress"].contains(&booking.status.as_str()),
+            ended: !booking.status().is_ok_and(BookingStatus::is_live),
             pending_extension: None,
             both_present: false,
         }
@@ -283,7 +284,7 @@ mod tests {
             extra_minutes: 0,
             rate_per_minute_minor: 100,
             currency: "EUR".into(),
-            status: "confirmed".into(),
+            status: BookingStatus::Confirmed.as_str().into(),
             billable_seconds: 0,
             charged_minor: 0,
             expert_joined_at: None,

@@ -5,6 +5,7 @@
 //! - `experts`: expert profiles (rate, booking lengths, tags, languages), their windows and
 //!   blocked days, public search, and [`experts::bookable`], the check a booking must pass.
 //! - `holds`: money held on a learner's card (authorise), then captured in part and released.
+//! - `status`: the states bookings, holds, questions and unlocks are stored in, typed.
 //! - `bookings`: booking, confirming, declining, cancelling, no-shows and settlement.
 //! - `live`: the rules of a consultation room: chat, ending, extensions, metering events.
 //! - `metering`: billable time while both parties are connected, as a pure state machine.
@@ -28,4 +29,5 @@ pub mod question_routes;
 pub mod questions;
 pub mod routes;
 pub mod settlement;
+pub mod status;
 pub mod sweep;

@@ -20,6 +20,7 @@ use super::bookings::ConsultConfig;
 use super::experts;
 use super::holds::{self, HoldChange, HoldRequest, HoldRow};
 use super::routes::expert_refusal;
+use super::status::{HoldPurpose, HoldStatus, QuestionStatus, UnlockStatus, stored};
 use crate::accounts::{AuthUser, Role};
 use crate::db::schema::{expert_question_prices, paid_questions, payment_holds, question_unlocks};
 use crate::db::{self, DbConnection};
@@ -167,6 +168,13 @@ pub struct QuestionRow {
     pub updated_at: NaiveDateTime,
 }
 
+impl QuestionRow {
+    /// Where the question stands; a stored name this build does not know is an error.
+    pub fn status(&self) -> Result<QuestionStatus, OrderError> {
+        stored("question", &self.id, &self.status)
+    }
+}
+
 /// A row of `question_unlocks`.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = question_unlocks)]
@@ -177,7 +185,7 @@ pub struct UnlockRow {
     pub user_id: String,
     /// The hold of the current attempt.
     pub hold_id: String,
-    /// `pending` or `paid`.
+    /// An [`UnlockStatus`].
     pub status: String,
     /// First asked.
     pub created_at: NaiveDateTime,
@@ -217,7 +225,7 @@ fn unlocked_among(
     question_unlocks::table
         .filter(question_unlocks::user_id.eq(&user.id))
         .filter(question_unlocks::question_id.eq_any(ids))
-        .filter(question_unlocks::status.eq("paid"))
+        .filter(question_unlocks::status.eq(UnlockStatus::Paid.as_str()))
         .select(question_unlocks::question_id)
         .load(conn)
 }
@@ -231,11 +239,12 @@ fn naive(t: DateTime<Utc>) -> NaiveDateTime {
 fn set_status(
     conn: &mut DbConnection,
     q: &QuestionRow,
-    from: &str,
-    to: &str,
+    from: QuestionStatus,
+    to: QuestionStatus,
     cause: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, OrderError> {
+    let (from, to) = (from.as_str(), to.as_str());
     let n = diesel::update(
         paid_questions::table
             .find(&q.id)
@@ -276,7 +285,8 @@ pub fn access(q: &QuestionRow, user: Option<&AuthUser>, unlocked: bool) -> Optio
     {
         return Some(Access::Full);
     }
-    (q.public && q.status == "answered").then_some(Access::Reader { unlocked })
+    let answered = q.status == QuestionStatus::Answered.as_str();
+    (q.public && answered).then_some(Access::Reader { unlocked })
 }
 
 /// A question as its caller may see it.
@@ -403,7 +413,7 @@ pub fn list_public(
         paid_questions::table
             .filter(paid_questions::expert_id.eq(expert_id))
             .filter(paid_questions::public.eq(true))
-            .filter(paid_questions::status.eq("answered"))
+            .filter(paid_questions::status.eq(QuestionStatus::Answered.as_str()))
     };
     let total: i64 = listed().count().get_result(conn)?;
     let rows = listed()
@@ -581,7 +591,7 @@ pub fn ask(
             body: draft.body.clone(),
             price_minor: price,
             currency: profile.currency.clone(),
-            status: "pending_payment".into(),
+            status: QuestionStatus::PendingPayment.as_str().into(),
             answer: None,
             public: draft.public,
             deadline_at: naive(now + cfg.payment_window),
@@ -595,7 +605,7 @@ pub fn ask(
         let hold = holds::insert(
             c,
             &HoldRequest {
-                purpose: "question",
+                purpose: HoldPurpose::Question,
                 subject_id: &q.id,
                 payer_id: &asker.id,
                 payee_id: expert_id,
@@ -603,7 +613,8 @@ pub fn ask(
                 fee_bps: cfg.fee_bps,
             },
         )?;
-        audit(c, "question", &q.id, None, "pending_payment", "asked")?;
+        let pending = QuestionStatus::PendingPayment.as_str();
+        audit(c, "question", &q.id, None, pending, "asked")?;
         Ok::<_, OrderError>((q, hold))
     })?;
     match holds::authorize(conn, provider, &hold) {
@@ -615,8 +626,8 @@ pub fn ask(
             set_status(
                 conn,
                 &q,
-                "pending_payment",
-                "payment_failed",
+                QuestionStatus::PendingPayment,
+                QuestionStatus::PaymentFailed,
                 "provider refused",
                 now,
             )?;
@@ -629,7 +640,7 @@ pub fn ask(
 fn question_hold(conn: &mut DbConnection, q: &QuestionRow) -> Result<HoldRow, OrderError> {
     holds::for_subject(conn, &q.id)?
         .into_iter()
-        .rfind(|h| h.purpose == "question")
+        .rfind(|h| h.purpose == HoldPurpose::Question.as_str())
         .ok_or_else(|| OrderError::Unexpected(anyhow::anyhow!("question {} has no hold", q.id)))
 }
 
@@ -651,10 +662,10 @@ pub fn answer(
             _ => OrderError::NotFound("question"),
         });
     }
-    if q.status != "open" {
+    let status = q.status()?;
+    if status != QuestionStatus::Open {
         return Err(OrderError::Conflict(format!(
-            "a question that is {} cannot be answered",
-            q.status
+            "a question that is {status} cannot be answered"
         )));
     }
     if !answerable(&q, now) {
@@ -663,8 +674,8 @@ pub fn answer(
         ));
     }
     let hold = question_hold(conn, &q)?;
-    match hold.status.as_str() {
-        "authorized" => {
+    match hold.status()? {
+        HoldStatus::Authorized => {
             holds::capture(
                 conn,
                 provider,
@@ -674,7 +685,7 @@ pub fn answer(
             )?;
         }
         // Captured by an earlier attempt that failed before storing the answer.
-        "captured" => {}
+        HoldStatus::Captured => {}
         other => {
             return Err(OrderError::Conflict(format!(
                 "the question's payment is {other}"
@@ -685,10 +696,10 @@ pub fn answer(
         let n = diesel::update(
             paid_questions::table
                 .find(&q.id)
-                .filter(paid_questions::status.eq("open")),
+                .filter(paid_questions::status.eq(QuestionStatus::Open.as_str())),
         )
         .set((
-            paid_questions::status.eq("answered"),
+            paid_questions::status.eq(QuestionStatus::Answered.as_str()),
             paid_questions::answer.eq(Some(answer)),
             paid_questions::answered_at.eq(Some(naive(now))),
             paid_questions::updated_at.eq(naive(now)),
@@ -699,8 +710,8 @@ pub fn answer(
                 c,
                 "question",
                 &q.id,
-                Some("open"),
-                "answered",
+                Some(QuestionStatus::Open.as_str()),
+                QuestionStatus::Answered.as_str(),
                 "expert answered",
             )?;
         }
@@ -756,14 +767,18 @@ pub fn request_unlock(
     }
     let existing = find_unlock(conn, id, &user.id)?;
     if let Some(u) = &existing {
-        if u.status == "paid" {
+        if u.status == UnlockStatus::Paid.as_str() {
             return Err(OrderError::Conflict(
                 "you already unlocked this answer".into(),
             ));
         }
         let old = holds::find(conn, &u.hold_id)?;
         if let Some(old) = old {
-            if !matches!(old.status.as_str(), "pending" | "failed" | "released") {
+            let settled = matches!(
+                old.status()?,
+                HoldStatus::Pending | HoldStatus::Failed | HoldStatus::Released
+            );
+            if !settled {
                 return Err(OrderError::Conflict(
                     "your unlock payment is being processed; try again shortly".into(),
                 ));
@@ -777,7 +792,7 @@ pub fn request_unlock(
         let hold = holds::insert(
             c,
             &HoldRequest {
-                purpose: "unlock",
+                purpose: HoldPurpose::Unlock,
                 subject_id: &q.id,
                 payer_id: &user.id,
                 payee_id: &q.expert_id,
@@ -789,14 +804,14 @@ pub fn request_unlock(
             question_id: q.id.clone(),
             user_id: user.id.clone(),
             hold_id: hold.id.clone(),
-            status: "pending".into(),
+            status: UnlockStatus::Pending.as_str().into(),
             created_at: db::now(),
         };
         let moved = if existing.is_some() {
             diesel::update(
                 question_unlocks::table
                     .find((&q.id, &user.id))
-                    .filter(question_unlocks::status.eq("pending")),
+                    .filter(question_unlocks::status.eq(UnlockStatus::Pending.as_str())),
             )
             .set(question_unlocks::hold_id.eq(&hold.id))
             .execute(c)?
@@ -813,7 +828,7 @@ pub fn request_unlock(
     let payment = holds::authorize(conn, provider, &hold)?;
     Ok(Unlocking {
         question_id: q.id,
-        status: "pending".into(),
+        status: UnlockStatus::Pending.as_str().into(),
         payment,
     })
 }
@@ -835,11 +850,11 @@ pub fn finish_unlock(
         .select(UnlockRow::as_select())
         .first(conn)
         .optional()?;
-    let Some(unlock) = unlock.filter(|u| u.status == "pending") else {
+    let Some(unlock) = unlock.filter(|u| u.status == UnlockStatus::Pending.as_str()) else {
         return holds::release(conn, provider, &hold, "unlock no longer waiting");
     };
-    match hold.status.as_str() {
-        "authorized" => {
+    match hold.status()? {
+        HoldStatus::Authorized => {
             let q = find(conn, &unlock.question_id)?;
             let (fee_bps, asker_bps) = (hold.fee_bps as u32, cfg.unlock_asker_bps);
             let split = |paid: Money| {
@@ -854,7 +869,7 @@ pub fn finish_unlock(
                 &split,
             )?;
         }
-        "captured" => {}
+        HoldStatus::Captured => {}
         _ => return Ok(()),
     }
     db::write_transaction(conn, |c| {
@@ -862,17 +877,17 @@ pub fn finish_unlock(
             question_unlocks::table
                 .find((&unlock.question_id, &unlock.user_id))
                 .filter(question_unlocks::hold_id.eq(&hold.id))
-                .filter(question_unlocks::status.eq("pending")),
+                .filter(question_unlocks::status.eq(UnlockStatus::Pending.as_str())),
         )
-        .set(question_unlocks::status.eq("paid"))
+        .set(question_unlocks::status.eq(UnlockStatus::Paid.as_str()))
         .execute(c)?;
         if n == 1 {
             audit(
                 c,
                 "unlock",
                 &hold.id,
-                Some("pending"),
-                "paid",
+                Some(UnlockStatus::Pending.as_str()),
+                UnlockStatus::Paid.as_str(),
                 "hold captured",
             )?;
         }
@@ -898,9 +913,10 @@ pub fn apply_event(
     let cause = "question no longer waiting";
     let hold = holds::follow_event(conn, provider, event, cause, |c, hold, change| {
         let q = find(c, &hold.subject_id)?;
-        Ok(match (change, hold.purpose.as_str()) {
-            (HoldChange::Authorized, "question") => {
-                let opened = set_status(c, &q, "pending_payment", "open", &event.kind, now)?;
+        Ok(match (change, hold.purpose()?) {
+            (HoldChange::Authorized, HoldPurpose::Question) => {
+                let (from, to) = (QuestionStatus::PendingPayment, QuestionStatus::Open);
+                let opened = set_status(c, &q, from, to, &event.kind, now)?;
                 if opened {
                     let deadline = naive(now + cfg.question_answer_window);
                     diesel::update(paid_questions::table.find(&q.id))
@@ -909,14 +925,18 @@ pub fn apply_event(
                 }
                 !opened
             }
-            (HoldChange::Failed, "question") => {
-                set_status(c, &q, "pending_payment", "payment_failed", &event.kind, now)?;
+            (HoldChange::Failed, HoldPurpose::Question) => {
+                let (from, to) = (
+                    QuestionStatus::PendingPayment,
+                    QuestionStatus::PaymentFailed,
+                );
+                set_status(c, &q, from, to, &event.kind, now)?;
                 false
             }
             _ => false,
         })
     })?;
-    if hold.purpose == "unlock" && hold.status == "authorized" {
+    if hold.purpose()? == HoldPurpose::Unlock && hold.status()? == HoldStatus::Authorized {
         finish_unlock(conn, provider, cfg, &hold.id)?;
     }
     Ok(())
@@ -925,7 +945,10 @@ pub fn apply_event(
 /// Questions whose deadline has passed unpaid or unanswered, for [`expire`].
 pub fn due(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<Vec<String>> {
     paid_questions::table
-        .filter(paid_questions::status.eq_any(["pending_payment", "open"]))
+        .filter(paid_questions::status.eq_any([
+            QuestionStatus::PendingPayment.as_str(),
+            QuestionStatus::Open.as_str(),
+        ]))
         .filter(paid_questions::deadline_at.lt(naive(now)))
         .order(paid_questions::deadline_at)
         .limit(500)
@@ -943,11 +966,15 @@ pub fn expire(
     now: DateTime<Utc>,
 ) -> Result<bool, OrderError> {
     let q = find(conn, id)?;
-    let waiting = matches!(q.status.as_str(), "pending_payment" | "open");
+    let status = q.status()?;
+    let waiting = matches!(
+        status,
+        QuestionStatus::PendingPayment | QuestionStatus::Open
+    );
     if !waiting || now <= q.deadline_at.and_utc() {
         return Ok(false);
     }
-    let cause = if q.status == "open" {
+    let cause = if status == QuestionStatus::Open {
         "not answered in time"
     } else {
         "payment window passed"
@@ -955,27 +982,27 @@ pub fn expire(
     let hold = question_hold(conn, &q)?;
     // An answer whose capture went through but whose write did not is finished by the expert
     // retrying, not expired: the learner paid, so the money is not let go here.
-    if hold.status == "captured" {
+    if hold.status()? == HoldStatus::Captured {
         return Ok(false);
     }
     // Money first: if the provider fails, the question stays open and the sweep retries.
     holds::release(conn, provider, &hold, cause)?;
-    set_status(conn, &q, &q.status, "expired", cause, now)
+    set_status(conn, &q, status, QuestionStatus::Expired, cause, now)
 }
 
 /// Unlock holds the webhook did not finish (a crash between authorisation and capture): the
 /// authorised ones, and captured ones whose unlock is still pending. For [`finish_unlock`].
 pub fn unfinished_unlocks(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     let pending = question_unlocks::table
-        .filter(question_unlocks::status.eq("pending"))
+        .filter(question_unlocks::status.eq(UnlockStatus::Pending.as_str()))
         .select(question_unlocks::hold_id);
     payment_holds::table
-        .filter(payment_holds::purpose.eq("unlock"))
+        .filter(payment_holds::purpose.eq(HoldPurpose::Unlock.as_str()))
         .filter(
             payment_holds::status
-                .eq("authorized")
+                .eq(HoldStatus::Authorized.as_str())
                 .or(payment_holds::status
-                    .eq("captured")
+                    .eq(HoldStatus::Captured.as_str())
                     .and(payment_holds::id.eq_any(pending))),
         )
         .limit(500)
@@ -986,7 +1013,7 @@ pub fn unfinished_unlocks(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
 /// Whether the expert may still answer `q` at `now`: while open, up to and including its
 /// deadline.
 pub fn answerable(q: &QuestionRow, now: DateTime<Utc>) -> bool {
-    q.status == "open" && now <= q.deadline_at.and_utc()
+    q.status == QuestionStatus::Open.as_str() && now <= q.deadline_at.and_utc()
 }
 
 #[cfg(test)]

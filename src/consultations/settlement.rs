@@ -17,6 +17,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::bookings::Party;
+use super::status::BookingStatus;
 
 /// Where a session's money goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,13 +88,13 @@ pub fn outcome(f: &Facts, t: &Timings) -> Outcome {
 
 impl Outcome {
     /// The booking status it ends in.
-    pub fn status(self) -> &'static str {
+    pub fn status(self) -> BookingStatus {
         match self {
-            Self::Completed => "completed",
-            Self::Canceled { .. } => "canceled",
-            Self::Declined => "declined",
-            Self::ExpertNoShow => "expert_no_show",
-            Self::LearnerNoShow => "learner_no_show",
+            Self::Completed => BookingStatus::Completed,
+            Self::Canceled { .. } => BookingStatus::Canceled,
+            Self::Declined => BookingStatus::Declined,
+            Self::ExpertNoShow => BookingStatus::ExpertNoShow,
+            Self::LearnerNoShow => BookingStatus::LearnerNoShow,
         }
     }
 }
@@ -161,6 +162,6 @@ mod tests {
     fn both_came_but_never_together_charges_nothing() {
         let f = facts(40, None, Some(0), Some(5));
         assert_eq!(outcome(&f, &T), Outcome::ExpertNoShow);
-        assert_eq!(outcome(&f, &T).status(), "expert_no_show");
+        assert_eq!(outcome(&f, &T).status(), BookingStatus::ExpertNoShow);
     }
 }

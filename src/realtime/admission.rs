@@ -14,6 +14,7 @@ use crate::accounts::{AuthUser, Role};
 use crate::catalog::events::{self, EventKind};
 use crate::classroom::sessions;
 use crate::consultations::bookings::{self, BookingRow, Party};
+use crate::consultations::status::BookingStatus;
 use crate::db::{DbConnection, DbError};
 use crate::error::ApiError;
 
@@ -65,7 +66,7 @@ pub fn admit(
         (role, Admission::Class { course_id })
     } else if let Some(id) = room.strip_prefix("consult:") {
         let booking = bookings::visible(c, user, id).map_err(refused)?;
-        if !["confirmed", "in_progress"].contains(&booking.status.as_str()) {
+        if !booking.status().is_ok_and(BookingStatus::is_live) {
             let why = format!("this consultation is {}", booking.status);
             return Err(("forbidden", why));
         }
